@@ -1,0 +1,148 @@
+"""Composition root: Settings -> engine, unit of work, sender, clock, policy -> Container."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from config.settings import Settings
+from reminders.adapters.clock import SystemClock
+from reminders.adapters.console_sms import ConsoleSmsSender
+from reminders.adapters.db import make_engine
+from reminders.adapters.migrate import migrate
+from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from reminders.ports import Clock, DispatchObserver, SmsSender, UnitOfWork
+from reminders.services import routine
+from reminders.services.dispatch import Dispatcher, DispatchReport, NullObserver
+from reminders.services.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    """Everything the entrypoints need, built once."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    sender: SmsSender
+    policy: Policy
+    admin_token: str
+    dispatcher: Dispatcher
+    executor: ThreadPoolExecutor | None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    last_tick_at: datetime | None = None
+
+    def uow(self) -> UnitOfWork:
+        return SqlAlchemyUnitOfWork(self.engine)
+
+    def dispatch_due(self) -> DispatchReport:
+        report = self.dispatcher.dispatch_due()
+        self.last_tick_at = self.clock.now()
+        return report
+
+    def close_unconfirmed(self) -> int:
+        total = 0
+        while not self.stop_event.is_set():
+            with self.uow() as uow:
+                ended = routine.close_unconfirmed(uow, self.policy, self.clock.now())
+                uow.commit()
+            total += ended
+            if ended == 0:
+                break
+        return total
+
+    def heartbeat_age(self) -> timedelta | None:
+        if self.last_tick_at is None:
+            return None
+        return self.clock.now() - self.last_tick_at
+
+    def close(self) -> None:
+        self.stop_event.set()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build_sender(settings: Settings) -> SmsSender:
+    if settings.resolved_sms_backend == "console":
+        return ConsoleSmsSender()
+    from reminders.adapters.twilio_sms import TwilioSmsSender
+
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    return TwilioSmsSender(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_number=settings.twilio_from_number,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        status_callback_url=settings.public_url + "/twilio/status",
+        api_url=settings.twilio_api_url,
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: SmsSender | None = None,
+    observer: DispatchObserver | None = None,
+    run_migrations: bool = True,
+    make_executor: Callable[[int], ThreadPoolExecutor | None] | None = None,
+    announce_token: bool = True,
+) -> Container:
+    """Build the container. Tests pass their own clock and sender; nothing else differs."""
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+    policy = Policy(
+        plan=settings.parsed_plan,
+        quiet_hours=settings.parsed_quiet_hours,
+        brand=settings.brand_name,
+        help_contact=settings.help_contact,
+    )
+    if settings.admin_token is not None:
+        admin_token = settings.admin_token.get_secret_value()
+    else:
+        admin_token = secrets.token_urlsafe(24)
+        # Said once, so that an operator who did not set one can still call the API.
+        if announce_token:
+            logger.warning(
+                "REMINDERS_ADMIN_TOKEN is not set; generated one for this run",
+                extra={"admin_token": admin_token},
+            )
+    concurrency = settings.dispatch_concurrency
+    if make_executor is not None:
+        executor = make_executor(concurrency)
+    else:
+        executor = ThreadPoolExecutor(concurrency, "send") if concurrency > 1 else None
+    stop_event = threading.Event()
+    dispatcher = Dispatcher(
+        uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
+        sender=sender if sender is not None else build_sender(settings),
+        clock=clock if clock is not None else SystemClock(),
+        policy=policy,
+        executor=executor,
+        batch_size=settings.dispatch_batch_size,
+        lease=timedelta(seconds=settings.lease_seconds),
+        observer=observer if observer is not None else NullObserver(),
+        should_stop=stop_event.is_set,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=dispatcher.clock,
+        sender=dispatcher.sender,
+        policy=policy,
+        admin_token=admin_token,
+        dispatcher=dispatcher,
+        executor=executor,
+        stop_event=stop_event,
+    )

@@ -1,0 +1,195 @@
+"""Value objects and statuses of the routine. Pure: stdlib only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from reminders.domain.errors import InvalidInput
+
+MIN_DAYS_BETWEEN_SESSIONS = 7  # R2: a constant, never a setting
+MIN_CADENCE_DAYS = 7
+MAX_CADENCE_DAYS = 28
+DEFAULT_CADENCE_DAYS = 14
+MAX_LATER_MOVES = 3  # R9
+UNCONFIRMED_AFTER_HOURS = 12  # R9
+ROLL_FRESH_HOURS = 2  # R8
+NEEDLE_MM = "0.2"  # R1
+
+# Provider error codes (Twilio's) that say something about the recipient, not the message.
+OPTED_OUT_CODES = frozenset({21610})
+INVALID_NUMBER_CODES = frozenset({21211, 21614, 21635, 30005, 30006})
+
+
+class UserStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OPTED_OUT = "opted_out"
+    INVALID = "invalid"  # the provider said the number cannot receive SMS
+
+
+class SessionStatus(StrEnum):
+    PLANNED = "planned"
+    DONE = "done"
+    SKIPPED = "skipped"
+    UNCONFIRMED = "unconfirmed"
+    CANCELLED = "cancelled"
+
+
+class ReminderStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_REMINDER_STATUSES = (ReminderStatus.SCHEDULED, ReminderStatus.SENDING)
+
+
+class Step(StrEnum):
+    HEADS_UP = "heads_up"
+    MAKEUP_REMOVAL = "makeup_removal"
+    PEELING = "peeling"
+    ROLL = "roll"
+    CONSENT_REQUEST = "consent_request"  # not a plan step: the double opt-in question
+
+
+PLAN_STEPS = (Step.HEADS_UP, Step.MAKEUP_REMOVAL, Step.PEELING, Step.ROLL)
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """An E.164 number. `str()` is the number itself; logs use `masked()`."""
+
+    e164: str
+
+    def __post_init__(self) -> None:
+        if not _E164.match(self.e164):
+            raise InvalidInput("phone", "phone must be an E.164 number such as +14155550123")
+
+    def masked(self) -> str:
+        """Keep the country-code prefix and the last four digits: +1*******0123."""
+        return mask_phone(self.e164)
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+def mask_phone(value: str) -> str:
+    """Mask any phone-like string: the first two and last four characters around seven stars,
+    whatever its length, so the mask tells nothing more: +1*******0123."""
+    if len(value) <= 8:
+        return "*" * 7
+    return value[:2] + "*" * 7 + value[-4:]
+
+
+def parse_cadence(value: int, field: str = "cadence_days") -> int:
+    """Check R3: 7 to 28 days. Raises InvalidInput naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"{field} must be a whole number of days from 7 to 28")
+    if value < MIN_CADENCE_DAYS:
+        raise InvalidInput(
+            field, f"{field} {value} is too short: the routine is at most once a week (7 to 28)"
+        )
+    if value > MAX_CADENCE_DAYS:
+        raise InvalidInput(field, f"{field} {value} is too long: choose 7 to 28 days")
+    return value
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_wall_time(value: str, field: str = "session_time") -> time:
+    """Parse "HH:MM" (24-hour). Raises InvalidInput naming the field."""
+    match = _HHMM.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        shown = value if isinstance(value, str) and len(value) <= 20 else "value"
+        raise InvalidInput(field, f"{field} '{shown}' is not a 24-hour time such as '20:00'")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def format_wall_time(value: time) -> str:
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Where and when a user rolls: an IANA zone, a local wall time and a cadence."""
+
+    timezone: str
+    session_time: time
+    cadence_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedReminder:
+    """One SMS of a session's plan, with the instants that govern it (UTC)."""
+
+    step: Step
+    send_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSession:
+    """A session on a local date, its start instant and the SMS of its plan."""
+
+    local_date: date
+    starts_at: datetime
+    reminders: tuple[PlannedReminder, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    phone: PhoneNumber | None  # None once erased
+    status: UserStatus
+    schedule: Schedule
+    last_session_date: date | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: int
+    user_id: int
+    local_date: date
+    starts_at: datetime
+    status: SessionStatus
+    kind: str  # "planned" or "extra" (a DONE with no session pending, R10)
+    later_count: int
+    outcome_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    id: int
+    user_id: int
+    session_id: int | None
+    step: Step
+    send_at: datetime
+    expires_at: datetime
+    due_at: datetime
+    status: ReminderStatus
+    attempts: int
+    error_code: int | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    """A claimed reminder with what sending it needs: the user's number, state and schedule."""
+
+    reminder: Reminder
+    phone: PhoneNumber | None
+    user_status: UserStatus
+    schedule: Schedule
+    session_starts_at: datetime | None

@@ -1,0 +1,43 @@
+"""The HTTP application: health checks now; the admin API and webhooks mount here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from reminders.bootstrap import Container
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(title="Roller reminders", version="0.1.0")
+    app.state.container = container
+    stale_after = timedelta(seconds=max(30.0, container.settings.dispatch_interval_seconds * 10))
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers and the dispatcher ran recently."""
+        problems = []
+        try:
+            with container.uow() as uow:
+                uow.ping()
+        except Exception:
+            logger.warning("readiness: database unreachable", exc_info=True)
+            problems.append("database unreachable")
+        age = container.heartbeat_age()
+        if age is None or age > stale_after:
+            problems.append("scheduler not running")
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,1 @@
+"""Use cases. Each takes its side effects (unit of work, clock, sender) as arguments."""

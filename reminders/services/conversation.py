@@ -1,0 +1,228 @@
+"""The SMS conversation (SPEC §2): one inbound message in, state changed, at most one reply."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from reminders.domain import messages as texts
+from reminders.domain.conversation import Inbound, Keyword, read_inbound
+from reminders.domain.errors import InvalidInput, QuietHoursConflict
+from reminders.domain.model import (
+    PhoneNumber,
+    Session,
+    SessionStatus,
+    User,
+    UserStatus,
+    format_wall_time,
+)
+from reminders.domain.planning import zone_for
+from reminders.ports import UnitOfWork
+from reminders.services import routine
+from reminders.services.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+REPLY_WINDOW = timedelta(minutes=10)
+REPLIES_PER_WINDOW = 5  # more than any person needs; a bot that answers our answers is cut off
+NOT_ENROLLED_EVERY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    keyword: Keyword
+    reply: str | None
+    duplicate: bool = False
+
+
+def handle_inbound(
+    uow: UnitOfWork,
+    policy: Policy,
+    now: datetime,
+    *,
+    phone: PhoneNumber,
+    body: str,
+    message_sid: str,
+    opt_out_type: str | None = None,
+) -> InboundResult:
+    """Apply one inbound SMS and return the reply to send, if any.
+
+    Idempotent by `message_sid`: a retried webhook changes nothing and gets no reply. When
+    `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not."""
+    inbound = read_inbound(body)
+    user = uow.users.by_phone(phone)
+    recorded = uow.messages.add(
+        now,
+        user_id=user.id if user else None,
+        direction="in",
+        keyword=inbound.keyword.value,
+        body=body if user else None,  # a stranger's text is not kept
+        status="received",
+        provider_sid=message_sid,
+    )
+    if not recorded:
+        return InboundResult(inbound.keyword, None, duplicate=True)
+    if user is None:
+        reply = _stranger(uow, policy, phone, inbound, now)
+    else:
+        reply = _member(uow, policy, user, inbound, now)
+    if reply is not None and opt_out_type:
+        reply = None
+    if reply is not None and inbound.keyword is not Keyword.STOP:
+        if not _may_reply(uow, phone, now):
+            logger.warning("auto-reply suppressed by the rate limit", extra={"to": phone.masked()})
+            reply = None
+    if reply is not None and user is not None:
+        uow.messages.add(
+            now,
+            user_id=user.id,
+            direction="out",
+            keyword=inbound.keyword.value,
+            body=reply,
+            status="replied",
+            provider_sid=None,
+        )
+    logger.info(
+        "inbound SMS handled",
+        extra={
+            "from": phone.masked(),
+            "keyword": inbound.keyword.value,
+            "replied": reply is not None,
+        },
+    )
+    return InboundResult(inbound.keyword, reply)
+
+
+def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
+    entry = uow.reply_log.get(phone.e164)
+    if entry is None or now - entry.window_started_at >= REPLY_WINDOW:
+        uow.reply_log.put(phone.e164, window_started_at=now, replies_in_window=1)
+        return True
+    if entry.replies_in_window >= REPLIES_PER_WINDOW:
+        return False
+    uow.reply_log.put(phone.e164, replies_in_window=entry.replies_in_window + 1)
+    return True
+
+
+def _stranger(
+    uow: UnitOfWork, policy: Policy, phone: PhoneNumber, inbound: Inbound, now: datetime
+) -> str | None:
+    if inbound.keyword not in (Keyword.YES, Keyword.START, Keyword.JOIN):
+        return None
+    entry = uow.reply_log.get(phone.e164)
+    if (
+        entry is not None
+        and entry.not_enrolled_at
+        and now - entry.not_enrolled_at < NOT_ENROLLED_EVERY
+    ):
+        return None
+    if entry is None:
+        uow.reply_log.put(
+            phone.e164, window_started_at=now, replies_in_window=0, not_enrolled_at=now
+        )
+    else:
+        uow.reply_log.put(phone.e164, not_enrolled_at=now)
+    return texts.not_enrolled_text(policy.brand)
+
+
+def _when(session: Session | None, user: User) -> str | None:
+    if session is None:
+        return None
+    return texts.format_when(session.starts_at, zone_for(user.schedule.timezone))
+
+
+def _member(
+    uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: datetime
+) -> str | None:
+    brand = policy.brand
+    keyword = inbound.keyword
+    if keyword is Keyword.STOP:
+        if user.status is not UserStatus.OPTED_OUT:
+            routine.stop_reminders(uow, user, UserStatus.OPTED_OUT, now)
+            logger.info("user opted out", extra={"user_id": user.id})
+            return texts.opted_out_text(brand)
+        return None
+    if keyword is Keyword.HELP:
+        return texts.help_text(brand, policy.help_contact)
+    if user.status is UserStatus.OPTED_OUT:
+        if keyword in (Keyword.START, Keyword.YES, Keyword.JOIN):
+            session = routine.activate(uow, policy, user, now)
+            return texts.resubscribed_text(brand, _when(session, user) or "")
+        return None  # an opted-out number gets nothing else
+    if user.status is UserStatus.PENDING:
+        if keyword in (Keyword.YES, Keyword.START, Keyword.JOIN):
+            session = routine.activate(uow, policy, user, now)
+            logger.info("consent confirmed", extra={"user_id": user.id})
+            return texts.welcome_text(brand, _when(session, user) or "")
+        return texts.confirm_first_text(brand)
+    return _routine_command(uow, policy, user, inbound, now)
+
+
+def _routine_command(
+    uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: datetime
+) -> str:
+    brand = policy.brand
+    keyword = inbound.keyword
+    upcoming = uow.sessions.upcoming(user.id)
+    if keyword is Keyword.DONE:
+        if upcoming is not None and routine.is_open(upcoming, user, policy, now):
+            outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
+            next_session = outcome.next_session if outcome else None
+            return texts.done_text(brand, _when(next_session, user), too_soon=False)
+        extra = routine.record_extra_done(uow, policy, user, now)
+        return texts.done_text(brand, _when(extra.next_session, user), extra.too_soon)
+    if keyword is Keyword.SKIP:
+        if upcoming is None:
+            return texts.next_text(brand, None)
+        outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.SKIPPED, now)
+        next_session = outcome.next_session if outcome else None
+        return texts.skipped_text(brand, _when(next_session, user) or "")
+    if keyword is Keyword.LATER:
+        if upcoming is None:
+            return texts.next_text(brand, None)
+        moved = routine.move_later(uow, policy, user, upcoming, now)
+        if moved is None:
+            return texts.later_refused_text(brand)
+        return texts.moved_text(brand, _when(moved, user) or "")
+    if keyword is Keyword.NEXT:
+        return texts.next_text(brand, _when(upcoming, user))
+    if keyword in (Keyword.PAUSE, Keyword.SORE):
+        if user.status is UserStatus.ACTIVE:
+            routine.stop_reminders(uow, user, UserStatus.PAUSED, now)
+        return texts.sore_text(brand) if keyword is Keyword.SORE else texts.paused_text(brand)
+    if keyword in (Keyword.RESUME, Keyword.START, Keyword.YES, Keyword.JOIN):
+        if user.status is UserStatus.ACTIVE and upcoming is not None:
+            return texts.next_text(brand, _when(upcoming, user))
+        session = routine.activate(uow, policy, user, now)
+        return texts.resumed_text(brand, _when(session, user) or "")
+    if keyword is Keyword.EVERY:
+        return _every(uow, policy, user, inbound.argument, now)
+    if keyword is Keyword.TIME:
+        return _time(uow, policy, user, inbound.argument, now)
+    return texts.keywords_text(brand)
+
+
+def _every(uow: UnitOfWork, policy: Policy, user: User, argument: str, now: datetime) -> str:
+    word = argument.split(" ")[0] if argument else ""
+    if not word.isdigit():
+        return texts.cadence_refused_text(policy.brand)
+    try:
+        user = routine.change_schedule(uow, policy, user, now, cadence_days=int(word))
+    except InvalidInput:
+        return texts.cadence_refused_text(policy.brand)
+    upcoming = uow.sessions.upcoming(user.id)
+    return texts.cadence_text(policy.brand, user.schedule.cadence_days, _when(upcoming, user))
+
+
+def _time(uow: UnitOfWork, policy: Policy, user: User, argument: str, now: datetime) -> str:
+    word = argument.split(" ")[0] if argument else ""
+    try:
+        user = routine.change_schedule(uow, policy, user, now, session_time=word)
+    except QuietHoursConflict as exc:
+        return texts.time_refused_text(policy.brand, word, exc.allowed)
+    except InvalidInput:
+        return texts.time_help_text(policy.brand)
+    upcoming = uow.sessions.upcoming(user.id)
+    hhmm = format_wall_time(user.schedule.session_time)
+    return texts.time_text(policy.brand, hhmm, _when(upcoming, user))

@@ -1,0 +1,248 @@
+"""The dispatcher: claim due reminders, send them, record what happened.
+
+Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
+committed before the provider is called; the result is committed right after. A process that
+dies between the provider accepting a message and that commit leaves the row in `sending`;
+when the lease runs out another dispatcher claims it again and the SMS goes out a second time.
+That window (one HTTP round trip plus one commit) is the only way a duplicate can happen;
+`claims > 1` on a sent reminder counts them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from reminders.domain.errors import SmsSendError
+from reminders.domain.messages import reminder_text
+from reminders.domain.model import (
+    INVALID_NUMBER_CODES,
+    OPTED_OUT_CODES,
+    DueReminder,
+    ReminderStatus,
+    Step,
+    UserStatus,
+)
+from reminders.domain.planning import decide_send, retry_delay, zone_for
+from reminders.ports import Clock, DispatchObserver, SentSms, SmsSender, UnitOfWorkFactory
+from reminders.services.policy import Policy
+from reminders.services.routine import stop_reminders
+
+logger = logging.getLogger(__name__)
+
+
+class NullObserver:
+    def sent(self, step: str, lateness_seconds: float) -> None:
+        pass
+
+    def finished(self, step: str, status: str) -> None:
+        pass
+
+    def tick(self, at: datetime, backlog: int | None) -> None:
+        pass
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    due: DueReminder
+    body: str
+    started_at: datetime
+    result: SentSms | SmsSendError | None  # None: released unsent (shutting down)
+
+
+def _may_receive(due: DueReminder) -> bool:
+    if due.phone is None:
+        return False
+    if due.reminder.step is Step.CONSENT_REQUEST:
+        return due.user_status is UserStatus.PENDING
+    return due.user_status is UserStatus.ACTIVE
+
+
+@dataclass
+class Dispatcher:
+    """Sends due reminders. `dispatch_due` is the scheduler's heartbeat job."""
+
+    uow_factory: UnitOfWorkFactory
+    sender: SmsSender
+    clock: Clock
+    policy: Policy
+    executor: Executor | None = None
+    batch_size: int = 200
+    lease: timedelta = timedelta(seconds=60)
+    observer: DispatchObserver = field(default_factory=NullObserver)
+    should_stop: Callable[[], bool] = lambda: False
+
+    def dispatch_due(self) -> DispatchReport:
+        """Send everything due now, batch by batch, until nothing is due or a stop is asked
+        for. One bad reminder never stops the others."""
+        report = DispatchReport()
+        while not self.should_stop():
+            claimed = self._dispatch_batch(report)
+            if claimed < self.batch_size:
+                break
+        self.observer.tick(self.clock.now(), None)
+        return report
+
+    def _dispatch_batch(self, report: DispatchReport) -> int:
+        now = self.clock.now()
+        with self.uow_factory() as uow:
+            claimed = uow.reminders.claim_due(now, now + self.lease, self.batch_size)
+            uow.commit()
+        if not claimed:
+            return 0
+        report.claimed += len(claimed)
+        outcomes: list[dict[str, Any]] = []
+        to_send: list[tuple[DueReminder, str]] = []
+        for due in claimed:
+            reminder = due.reminder
+            if not _may_receive(due):
+                outcomes.append({"id": reminder.id, "status": ReminderStatus.CANCELLED.value})
+                continue
+            zone = zone_for(due.schedule.timezone)
+            decision = decide_send(
+                now=now, expires_at=reminder.expires_at, zone=zone, quiet=self.policy.quiet_hours
+            )
+            if decision.action == "expire":
+                outcomes.append({"id": reminder.id, "status": ReminderStatus.EXPIRED.value})
+            elif decision.action == "wait":
+                outcomes.append(
+                    {
+                        "id": reminder.id,
+                        "status": ReminderStatus.SCHEDULED.value,
+                        "due_at": decision.wait_until,
+                    }
+                )
+            else:
+                body = reminder_text(self.policy.brand, reminder.step, due.session_starts_at, zone)
+                to_send.append((due, body))
+        attempts = self._send_all(to_send)
+        new_messages: list[dict[str, Any]] = []
+        stopped_users: dict[int, UserStatus] = {}
+        for attempt in attempts:
+            outcome = self._outcome(attempt, stopped_users)
+            outcomes.append(outcome)
+            if outcome["status"] == ReminderStatus.SENT.value:
+                new_messages.append(
+                    {
+                        "user_id": attempt.due.reminder.user_id,
+                        "reminder_id": attempt.due.reminder.id,
+                        "direction": "out",
+                        "step": attempt.due.reminder.step.value,
+                        "body": attempt.body,
+                        "status": outcome["provider_status"],
+                        "provider_sid": outcome["provider_sid"],
+                    }
+                )
+                del outcome["provider_status"]
+        finished_at = self.clock.now()
+        with self.uow_factory() as uow:
+            uow.reminders.finish(outcomes, finished_at)
+            uow.messages.add_many(new_messages, finished_at)
+            for user_id, status in stopped_users.items():
+                user = uow.users.get(user_id)
+                if user is not None:
+                    stop_reminders(uow, user, status, finished_at)
+            uow.commit()
+        steps = {due.reminder.id: due.reminder.step.value for due in claimed}
+        for outcome in outcomes:
+            report.add(outcome["status"])
+            self.observer.finished(steps[outcome["id"]], outcome["status"])
+        return len(claimed)
+
+    def _send_all(self, to_send: list[tuple[DueReminder, str]]) -> list[_Attempt]:
+        if self.executor is None or len(to_send) <= 1:
+            return [self._send_one(item) for item in to_send]
+        return list(self.executor.map(self._send_one, to_send))
+
+    def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
+        due, body = item
+        started_at = self.clock.now()
+        if self.should_stop():
+            return _Attempt(due, body, started_at, None)
+        assert due.phone is not None
+        try:
+            result: SentSms | SmsSendError = self.sender.send(due.phone, body)
+        except SmsSendError as exc:
+            result = exc
+        except Exception as exc:  # a bug in a sender must not lose the batch
+            logger.exception("sender raised unexpectedly", extra={"reminder_id": due.reminder.id})
+            result = SmsSendError(f"unexpected {type(exc).__name__}", code=None, permanent=False)
+        return _Attempt(due, body, started_at, result)
+
+    def _outcome(self, attempt: _Attempt, stopped: dict[int, UserStatus]) -> dict[str, Any]:
+        reminder = attempt.due.reminder
+        extra = {"reminder_id": reminder.id, "user_id": reminder.user_id, "step": reminder.step}
+        result = attempt.result
+        if result is None:
+            return {
+                "id": reminder.id,
+                "status": ReminderStatus.SCHEDULED.value,
+                "due_at": attempt.started_at,
+            }
+        if isinstance(result, SentSms):
+            lateness = (attempt.started_at - reminder.send_at).total_seconds()
+            self.observer.sent(reminder.step.value, lateness)
+            logger.info("reminder sent", extra={**extra, "twilio_sid": result.provider_sid})
+            return {
+                "id": reminder.id,
+                "status": ReminderStatus.SENT.value,
+                "provider_sid": result.provider_sid,
+                "provider_status": result.status,
+                "sent_at": attempt.started_at,
+                "attempts": reminder.attempts + 1,
+                "error_code": None,
+            }
+        attempts = reminder.attempts + 1
+        if result.permanent:
+            if result.code in OPTED_OUT_CODES:
+                stopped[reminder.user_id] = UserStatus.OPTED_OUT
+            elif result.code in INVALID_NUMBER_CODES:
+                stopped[reminder.user_id] = UserStatus.INVALID
+            logger.info("reminder failed permanently", extra={**extra, "error_code": result.code})
+            return {
+                "id": reminder.id,
+                "status": ReminderStatus.FAILED.value,
+                "attempts": attempts,
+                "error_code": result.code,
+            }
+        retry_at = self.clock.now() + retry_delay(attempts)
+        if retry_at >= reminder.expires_at:
+            logger.warning(
+                "reminder failed: no retry fits before it goes stale",
+                extra={**extra, "error_code": result.code, "attempts": attempts},
+            )
+            return {
+                "id": reminder.id,
+                "status": ReminderStatus.FAILED.value,
+                "attempts": attempts,
+                "error_code": result.code,
+            }
+        logger.warning(
+            "send failed, will retry",
+            extra={
+                **extra,
+                "error_code": result.code,
+                "attempts": attempts,
+                "retry_at": retry_at.isoformat(),
+            },
+        )
+        return {
+            "id": reminder.id,
+            "status": ReminderStatus.SCHEDULED.value,
+            "due_at": retry_at,
+            "attempts": attempts,
+            "error_code": result.code,
+        }

@@ -1,0 +1,335 @@
+"""The routine's use cases: enrol, plan, end, move, pause, resume, opt out, erase."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+
+from reminders.domain.errors import InvalidInput, NotFound
+from reminders.domain.model import (
+    MAX_LATER_MOVES,
+    MIN_DAYS_BETWEEN_SESSIONS,
+    UNCONFIRMED_AFTER_HOURS,
+    PhoneNumber,
+    PlannedReminder,
+    Reminder,
+    Schedule,
+    Session,
+    SessionStatus,
+    Step,
+    User,
+    UserStatus,
+    parse_cadence,
+    parse_wall_time,
+)
+from reminders.domain.planning import (
+    DAY,
+    check_session_time,
+    first_send_at,
+    local_date,
+    next_session_date,
+    plan_session,
+    unconfirmed_at,
+    zone_for,
+)
+from reminders.ports import UnitOfWork
+from reminders.services.policy import Policy
+
+logger = logging.getLogger(__name__)
+
+CONSENT_REQUEST_FRESH = timedelta(hours=24)
+
+
+def make_schedule(
+    policy: Policy, *, timezone: str, session_time: str | time, cadence_days: int
+) -> Schedule:
+    """Validate a schedule against R3, R6 and R7. Raises InvalidInput naming the field."""
+    zone_for(timezone)
+    wall = parse_wall_time(session_time) if isinstance(session_time, str) else session_time
+    check_session_time(wall, policy.plan, policy.quiet_hours)
+    return Schedule(timezone, wall, parse_cadence(cadence_days))
+
+
+def get_user(uow: UnitOfWork, user_id: int) -> User:
+    """The user, or NotFound."""
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def enroll(
+    uow: UnitOfWork,
+    policy: Policy,
+    now: datetime,
+    *,
+    phone: PhoneNumber,
+    schedule: Schedule,
+    first_session_date: date | None = None,
+    consent_confirmed: bool = False,
+) -> User:
+    """Enrol a user. With consent confirmed the first session is planned (R11); otherwise a
+    confirmation SMS asks for YES and nothing else is sent until then.
+    Raises Conflict when the number is enrolled, InvalidInput for a past first_session_date."""
+    if first_session_date is not None:
+        planned = plan_session(first_session_date, schedule, policy.plan, policy.quiet_hours)
+        if planned.starts_at <= now:
+            raise InvalidInput(
+                "first_session_date",
+                f"first_session_date {first_session_date.isoformat()} is in the past for this "
+                "user's time zone and session time; give today or a later date",
+            )
+    status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
+    user = uow.users.add(phone, status, schedule, now)
+    if consent_confirmed:
+        plan_next(uow, policy, user, now, day=first_session_date)
+    else:
+        request = PlannedReminder(Step.CONSENT_REQUEST, now, now + CONSENT_REQUEST_FRESH)
+        uow.reminders.add(user.id, None, [request], now)
+    logger.info("user enrolled", extra={"user_id": user.id, "status": status.value})
+    return user
+
+
+def plan_next(
+    uow: UnitOfWork,
+    policy: Policy,
+    user: User,
+    now: datetime,
+    *,
+    day: date | None = None,
+    after_days: int | None = None,
+) -> Session:
+    """Plan the user's next session on `day`, or by R10/R11 from the last session (never fewer
+    than 7 days after it, R2), and its reminders. Steps already past are left out."""
+    if day is None:
+        day = next_session_date(
+            now=now,
+            schedule=user.schedule,
+            plan=policy.plan,
+            last_session_date=user.last_session_date,
+            after_days=after_days,
+        )
+    planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
+    session_id = uow.sessions.add(user.id, planned, now)
+    uow.reminders.add(user.id, session_id, [r for r in planned.reminders if r.send_at >= now], now)
+    session = uow.sessions.get(session_id)
+    assert session is not None
+    return session
+
+
+def is_open(session: Session, user: User, policy: Policy, now: datetime) -> bool:
+    """A session takes DONE from its first SMS until it would end unconfirmed (R9)."""
+    opens_at = first_send_at(session.local_date, user.schedule, policy.plan)
+    return opens_at <= now < unconfirmed_at(session.starts_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ending or recording a session led to."""
+
+    next_session: Session | None
+    too_soon: bool = False  # an extra session fewer than 7 days after the last one (R10)
+
+
+def end_session(
+    uow: UnitOfWork,
+    policy: Policy,
+    user: User,
+    session: Session,
+    status: SessionStatus,
+    now: datetime,
+) -> Outcome | None:
+    """End a planned session as done, skipped or unconfirmed and plan the next (R9, R10).
+
+    Returns None when another request ended it first. After `done` the next session counts
+    from the local date it was done on; otherwise from the planned date."""
+    if not uow.sessions.end(session.id, status, now):
+        return None
+    uow.reminders.cancel(now, session_id=session.id)
+    if status is SessionStatus.DONE:
+        ended_on = min(local_date(now, zone_for(user.schedule.timezone)), session.local_date)
+        ended_on = max(ended_on, session.local_date - DAY)
+    else:
+        ended_on = session.local_date
+    uow.users.update(user.id, now, last_session_date=ended_on)
+    user = replace(user, last_session_date=ended_on)
+    if user.status is not UserStatus.ACTIVE:
+        return Outcome(None)
+    return Outcome(plan_next(uow, policy, user, now))
+
+
+def record_extra_done(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Outcome:
+    """A DONE with no session pending (R10): record it, warn when it is fewer than 7 days after
+    the last session, and plan the next session from it."""
+    zone = zone_for(user.schedule.timezone)
+    today = local_date(now, zone)
+    too_soon = (
+        user.last_session_date is not None
+        and (today - user.last_session_date).days < MIN_DAYS_BETWEEN_SESSIONS
+    )
+    extra = plan_session(today, user.schedule, policy.plan, None)
+    extra = replace(extra, starts_at=now, reminders=())
+    uow.sessions.add(user.id, extra, now, status=SessionStatus.DONE, kind="extra")
+    _cancel_upcoming(uow, user, now)
+    last = max(today, user.last_session_date) if user.last_session_date else today
+    uow.users.update(user.id, now, last_session_date=last)
+    user = replace(user, last_session_date=last)
+    if user.status is not UserStatus.ACTIVE:
+        return Outcome(None, too_soon)
+    return Outcome(plan_next(uow, policy, user, now), too_soon)
+
+
+def move_later(
+    uow: UnitOfWork, policy: Policy, user: User, session: Session, now: datetime
+) -> Session | None:
+    """LATER (R9): the session moves to the next day at the same wall time, at most 3 times.
+    Returns the moved session, or None when it was moved 3 times already."""
+    if session.later_count >= MAX_LATER_MOVES:
+        return None
+    return _replan(uow, policy, user, session, session.local_date + DAY, now, later=True)
+
+
+def _replan(
+    uow: UnitOfWork,
+    policy: Policy,
+    user: User,
+    session: Session,
+    day: date,
+    now: datetime,
+    *,
+    later: bool = False,
+) -> Session:
+    planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
+    uow.reminders.cancel(now, session_id=session.id)
+    uow.sessions.move(session.id, planned, session.later_count + (1 if later else 0))
+    uow.reminders.add(user.id, session.id, [r for r in planned.reminders if r.send_at >= now], now)
+    moved = uow.sessions.get(session.id)
+    assert moved is not None
+    return moved
+
+
+def change_schedule(
+    uow: UnitOfWork,
+    policy: Policy,
+    user: User,
+    now: datetime,
+    *,
+    session_time: str | None = None,
+    cadence_days: int | None = None,
+    timezone: str | None = None,
+) -> User:
+    """Change time, cadence or zone (TIME, EVERY, PATCH) and re-plan the upcoming session by
+    the same rules. Raises InvalidInput (quiet hours, cadence below 7, unknown zone)."""
+    schedule = make_schedule(
+        policy,
+        timezone=timezone if timezone is not None else user.schedule.timezone,
+        session_time=session_time if session_time is not None else user.schedule.session_time,
+        cadence_days=cadence_days if cadence_days is not None else user.schedule.cadence_days,
+    )
+    uow.users.update(user.id, now, schedule=schedule)
+    user = replace(user, schedule=schedule)
+    session = uow.sessions.upcoming(user.id)
+    if session is not None:
+        if cadence_days is not None and user.last_session_date is not None:
+            candidate = user.last_session_date + schedule.cadence_days * DAY
+        else:
+            candidate = session.local_date
+        floor = next_session_date(
+            now=now,
+            schedule=schedule,
+            plan=policy.plan,
+            last_session_date=user.last_session_date,
+            after_days=MIN_DAYS_BETWEEN_SESSIONS,
+        )
+        _replan(uow, policy, user, session, max(candidate, floor), now)
+    return user
+
+
+def _cancel_upcoming(uow: UnitOfWork, user: User, now: datetime) -> None:
+    session = uow.sessions.upcoming(user.id)
+    if session is not None and uow.sessions.end(session.id, SessionStatus.CANCELLED, now):
+        uow.reminders.cancel(now, session_id=session.id)
+
+
+def stop_reminders(uow: UnitOfWork, user: User, status: UserStatus, now: datetime) -> None:
+    """Pause, opt out or mark invalid: the status changes and every pending SMS is cancelled
+    at once, the upcoming session with them."""
+    uow.users.update(user.id, now, status=status)
+    _cancel_upcoming(uow, user, now)
+    uow.reminders.cancel(now, user_id=user.id)
+    logger.info("reminders stopped", extra={"user_id": user.id, "status": status.value})
+
+
+def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Session:
+    """YES, START or RESUME: the user becomes active and the next session is planned from
+    today, never fewer than 7 days after the last one (R2, R11)."""
+    uow.users.update(user.id, now, status=UserStatus.ACTIVE)
+    uow.reminders.cancel(now, user_id=user.id)  # an unanswered consent request, if any
+    _cancel_upcoming(uow, user, now)
+    user = replace(user, status=UserStatus.ACTIVE)
+    return plan_next(uow, policy, user, now, after_days=MIN_DAYS_BETWEEN_SESSIONS)
+
+
+def close_unconfirmed(uow: UnitOfWork, policy: Policy, now: datetime, limit: int = 500) -> int:
+    """R9: end every session with no reply 12 h after its start as unconfirmed and plan the
+    next one. Returns how many it ended (at most `limit`; call again while it returns that)."""
+    cutoff = now - timedelta(hours=UNCONFIRMED_AFTER_HOURS)
+    ended = 0
+    for session in uow.sessions.open_until(cutoff, limit):
+        user = uow.users.get(session.user_id)
+        if user is None:
+            uow.sessions.end(session.id, SessionStatus.CANCELLED, now)
+            continue
+        if end_session(uow, policy, user, session, SessionStatus.UNCONFIRMED, now) is not None:
+            ended += 1
+    return ended
+
+
+def erase(uow: UnitOfWork, user: User, now: datetime) -> None:
+    """Erase a user: reminders cancelled, number and message bodies gone. Anonymous session
+    outcomes stay for adherence figures."""
+    _cancel_upcoming(uow, user, now)
+    uow.reminders.cancel(now, user_id=user.id)
+    uow.messages.erase_bodies(user.id, now)
+    if user.phone is not None:
+        uow.reply_log.forget(user.phone.e164)
+    uow.users.erase(user.id, now)
+    logger.info("user erased", extra={"user_id": user.id})
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSession:
+    local_date: date
+    starts_at: datetime
+    reminders: tuple[tuple[Step, datetime, str], ...]  # step, send_at, status
+
+
+def upcoming_schedule(
+    uow: UnitOfWork, policy: Policy, user: User, now: datetime, count: int
+) -> list[ScheduledSession]:
+    """The next `count` sessions: the planned one as stored, later ones projected by cadence
+    as if each were done on its planned date (their reminders show status `projected`)."""
+    session = uow.sessions.upcoming(user.id)
+    if session is None:
+        return []
+    stored: list[Reminder] = uow.reminders.for_sessions([session.id])
+    result = [
+        ScheduledSession(
+            session.local_date,
+            session.starts_at,
+            tuple((r.step, r.send_at, r.status.value) for r in stored),
+        )
+    ]
+    day = session.local_date
+    for _ in range(count - 1):
+        day += user.schedule.cadence_days * DAY
+        planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
+        result.append(
+            ScheduledSession(
+                day,
+                planned.starts_at,
+                tuple((r.step, r.send_at, "projected") for r in planned.reminders),
+            )
+        )
+    return result
