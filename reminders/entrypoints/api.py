@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from reminders.bootstrap import Container
+from reminders.domain.errors import Conflict, InvalidInput, NotFound, ReminderError
+from reminders.entrypoints import admin, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -40,4 +42,17 @@ def create_app(container: Container) -> FastAPI:
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    @app.exception_handler(ReminderError)
+    def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = 400
+        if isinstance(exc, NotFound):
+            status = 404
+        elif isinstance(exc, Conflict):
+            status = 409
+        elif isinstance(exc, InvalidInput):
+            status = 422
+        return JSONResponse({"error": str(exc)}, status_code=status)
+
+    app.include_router(admin.build_router(container))
+    app.include_router(webhooks.build_router(container))
     return app
