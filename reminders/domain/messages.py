@@ -162,7 +162,10 @@ def cadence_text(brand: str, days: int, when: str | None) -> str:
 
 
 def cadence_refused_text(brand: str) -> str:
-    return f"{brand}: The routine is at most once a week. Reply EVERY with 7 to 28 days, e.g. EVERY 14."
+    return (
+        f"{brand}: The routine is at most once a week. Reply EVERY with 7 to 28 days, e.g."
+        " EVERY 14."
+    )
 
 
 def time_text(brand: str, hhmm: str, when: str | None) -> str:

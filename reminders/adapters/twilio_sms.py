@@ -1,0 +1,237 @@
+"""TwilioSmsSender: the SmsSender port on the official twilio client.
+
+Twilio's answers are sorted into permanent errors (never retried: the number is invalid or the
+user opted out) and transient ones (rate limits, Twilio outages, timeouts, broken connections),
+so that services can decide what to do with the reminder and the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from reminders.domain.errors import SmsSendError
+from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
+from reminders.ports import SentSms
+
+logger = logging.getLogger(__name__)
+
+TWILIO_API_URL: Final = "https://api.twilio.com"
+
+TRANSIENT_CODES: Final = frozenset({20429, 30001, 30003, 20003})
+"""Rate limited, queue overflow, unreachable handset: worth another try later. 20003 (our
+credentials refused) is a configuration fault, not the recipient's: retried while fresh, so
+fixing the token in time loses nothing."""
+
+_PERMANENT_CODES: Final = OPTED_OUT_CODES | INVALID_NUMBER_CODES
+
+
+def is_permanent(code: int | None, http_status: int | None) -> bool:
+    """Whether a Twilio error must never be retried.
+
+    Known codes decide first; otherwise 429 and 5xx are transient and any other 4xx is
+    permanent. Without a status or code (a broken connection) the error is transient.
+    """
+    if code in _PERMANENT_CODES:
+        return True
+    if code in TRANSIENT_CODES:
+        return False
+    if http_status is None:
+        return False
+    return 400 <= http_status < 500 and http_status not in (401, 429)
+
+
+def twilio_status_word(status: object) -> str:
+    """Twilio's message status as a plain word ("queued", "accepted" ...).
+
+    The client types it as an enum but hands over the raw JSON string; accept both.
+    """
+    value = getattr(status, "value", status)
+    return str(value) if value else "unknown"
+
+
+def rewrite_url(url: str, base_url: str) -> str:
+    """`url` with scheme and host (and a path prefix, if any) taken from `base_url`.
+
+    https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json with http://127.0.0.1:4010
+    gives http://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json.
+    """
+    base = urlsplit(base_url.rstrip("/"))
+    parts = urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, base.path + parts.path, parts.query, ""))
+
+
+class _TwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
+    """The stock requests-based client, optionally sending every request to another server.
+
+    Rewriting only scheme and host (after the twilio client has picked region and edge)
+    keeps the API path intact, so a Twilio-compatible fake or Prism sees real Twilio URLs.
+    """
+
+    def __init__(self, *, base_url: str | None, timeout_seconds: float) -> None:
+        super().__init__(pool_connections=True, timeout=timeout_seconds)
+        self._base_url = base_url
+        # requests re-reads proxy and CA settings from the whole environment on every request,
+        # a third of a send's CPU time; read them once, for the one host we talk to.
+        settings = self.session.merge_environment_settings(
+            base_url or TWILIO_API_URL, {}, None, None, None
+        )
+        self.session.proxies.update(settings["proxies"])
+        self.session.verify = settings["verify"]
+        self.session.trust_env = False
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if self._base_url is not None:
+            url = rewrite_url(url, self._base_url)
+        return super().request(method, url, *args, **kwargs)
+
+    # The stock client logs every request line and header set at INFO, formatting them eagerly:
+    # noise in our JSON logs (the URL carries the account SID) and a measurable cost per send.
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        pass
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+class TwilioSmsSender:
+    """Sends SMS through Twilio's Messages API (or a Twilio-compatible server at `api_url`).
+
+    Safe to call from several threads: each call borrows a twilio client (with its own
+    keep-alive connection pool) from a pool that grows to the number of concurrent callers.
+    When both a messaging service and a From number are configured, the messaging service is
+    used and picks the sender. Call `close()` (or use it as a context manager) to close the
+    pooled connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback_url: str | None = None,
+        api_url: str = TWILIO_API_URL,
+        timeout_seconds: float = 10,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("TwilioSmsSender needs an account SID and an auth token")
+        if not (from_number or messaging_service_sid):
+            raise ValueError("TwilioSmsSender needs a from_number or a messaging_service_sid")
+        if timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be positive, not {timeout_seconds}")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._sender: dict[str, str] = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number or ""}
+        )
+        if status_callback_url:
+            self._sender["status_callback"] = status_callback_url
+        base = api_url.rstrip("/")
+        self._base_url = None if base == TWILIO_API_URL else base
+        self._timeout_seconds = timeout_seconds
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+
+    def send(self, to: PhoneNumber, body: str) -> SentSms:
+        """Send one SMS. Returns Twilio's message SID and status word.
+
+        Raises SmsSendError: permanent for opted-out or invalid numbers and other 4xx answers,
+        transient for 429, 5xx, timeouts and connection errors. A timeout after Twilio took
+        the request can lead to a second message on retry; that window is Twilio's, not ours.
+        """
+        client = self._borrow()
+        try:
+            message = client.messages.create(to=str(to), body=body, **self._sender)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise self._rejected(to, exc) from None  # exc's text may quote the phone number
+        except (OSError, TwilioException) as exc:  # requests' errors are OSErrors
+            logger.warning("twilio unreachable sending to %s: %s", to.masked(), type(exc).__name__)
+            raise SmsSendError(
+                f"twilio request failed: {type(exc).__name__}", code=None, permanent=False
+            ) from exc
+        except ValueError as exc:  # a 2xx answer whose body is not JSON
+            logger.warning("twilio answered with an unreadable body sending to %s", to.masked())
+            raise SmsSendError(
+                "twilio answered with an unreadable body", code=None, permanent=False
+            ) from exc
+        finally:
+            self._idle.put(client)
+        sid = message.sid
+        if not sid:
+            raise SmsSendError("twilio answered without a message SID", code=None, permanent=False)
+        status = twilio_status_word(message.status)
+        logger.debug(
+            "twilio accepted sms to %s: %s", to.masked(), status, extra={"twilio_sid": sid}
+        )
+        return SentSms(provider_sid=sid, status=status)
+
+    def close(self) -> None:
+        """Close every pooled connection. Later sends open new ones."""
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.http_client.close()
+
+    def __enter__(self) -> TwilioSmsSender:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _borrow(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        client = Client(
+            self._account_sid,
+            self._auth_token,
+            http_client=_TwilioHttpClient(
+                base_url=self._base_url, timeout_seconds=self._timeout_seconds
+            ),
+        )
+        with self._lock:
+            self._clients.append(client)
+        return client
+
+    def _rejected(
+        self, to: PhoneNumber, exc: TwilioRestException | TwilioServiceException
+    ) -> SmsSendError:
+        status = int(exc.status) if exc.status else None
+        code = int(exc.code) if exc.code else None
+        permanent = is_permanent(code, status)
+        logger.log(
+            logging.INFO if permanent else logging.WARNING,
+            "twilio refused sms to %s: HTTP %s, code %s (%s)",
+            to.masked(),
+            status,
+            code,
+            "permanent" if permanent else "transient",
+        )
+        return SmsSendError(
+            f"twilio refused the message: HTTP {status}, code {code}",
+            code=code,
+            permanent=permanent,
+        )

@@ -1,0 +1,559 @@
+"""A Twilio-compatible fake of the Messages API on 127.0.0.1, for tests and benchmarks.
+
+In a test:
+
+    with running_fake_twilio() as fake:
+        fake.add_faults(Fault.rate_limited(), Fault.error(21610, to="+14155550123"))
+        ...  # point TwilioSmsSender(api_url=fake.url, account_sid=TEST_ACCOUNT_SID, ...) at it
+        assert fake.messages()[0].params["Body"] == "..."
+
+As a process (system tests, benchmarks): `python -m tests.fake_twilio --port 0` prints
+`fake twilio listening on http://127.0.0.1:PORT` once it listens, and then serves:
+
+    POST /2010-04-01/Accounts/{AccountSid}/Messages.json   Twilio's "send a message"
+    GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+    GET  /_fake/messages[?min_count=N&timeout=S]   accepted messages as JSON (waits for N)
+    GET  /_fake/requests                           every Messages request, faulted ones too
+    DELETE /_fake/messages                         forget everything recorded
+    POST /_fake/faults   {"faults": [{"status": 429, "code": 20429, "times": 2}, ...]}
+    DELETE /_fake/faults                           drop faults not yet used
+    GET  /_fake/health
+
+A fault answers the next matching Messages request(s) instead of the normal 201: an HTTP
+status with a Twilio error body, a delay (then the normal answer, or the given status), or a
+dropped connection. Faults apply in the order added; `to` limits one to a number, and
+`times` is how many requests it answers (null: all of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import contextlib
+import json
+import math
+import re
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+TEST_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TEST_AUTH_TOKEN = "fake-twilio-auth-token"  # not a secret: only this fake accepts it
+TEST_FROM_NUMBER = "+15005550006"
+TEST_MESSAGING_SERVICE_SID = "MG" + "fedcba9876543210" * 2
+
+API_VERSION = "2010-04-01"
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_MESSAGE_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>SM[0-9a-f]{32})\.json$"
+)
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_MAX_WAIT_SECONDS = 30.0
+
+ERROR_MESSAGES = {
+    20003: "Authenticate",
+    20404: "The requested resource was not found",
+    20429: "Too Many Requests",
+    20500: "Internal Server Error",
+    20503: "Service Unavailable",
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21602: "Message body is required.",
+    21603: "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
+    21604: "A 'To' phone number is required.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number is not a valid mobile number",
+    21635: "'To' number cannot be a landline",
+    30001: "Queue overflow",
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+}
+_DEFAULT_CODE_FOR_STATUS = {400: 21211, 401: 20003, 404: 20404, 429: 20429, 500: 20500}
+
+
+def twilio_error_body(status: int, code: int | None, message: str | None, to: str = "") -> bytes:
+    """The JSON body Twilio sends with an error (`code`, `message`, `more_info`, `status`)."""
+    code = code if code is not None else _DEFAULT_CODE_FOR_STATUS.get(status, 20503)
+    text = message or ERROR_MESSAGES.get(code, HTTPStatus(status).phrase).format(to=to)
+    return json.dumps(
+        {
+            "code": code,
+            "message": text,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
+    ).encode()
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted answer to Messages requests instead of the normal 201."""
+
+    status: int | None = None  # None: answer normally (after the delay)
+    code: int | None = None
+    message: str | None = None
+    delay_seconds: float = 0.0
+    disconnect: bool = False  # close the connection without an answer
+    to: str | None = None  # only requests to this number; None: any
+    times: int | None = 1  # how many requests it answers; None: every one
+
+    @classmethod
+    def error(
+        cls, code: int, *, status: int = 400, to: str | None = None, times: int | None = 1
+    ) -> Fault:
+        return cls(status=status, code=code, to=to, times=times)
+
+    @classmethod
+    def rate_limited(cls, *, times: int | None = 1) -> Fault:
+        return cls(status=429, code=20429, times=times)
+
+    @classmethod
+    def server_error(cls, status: int = 500, *, times: int | None = 1) -> Fault:
+        return cls(status=status, code=20500 if status == 500 else 20503, times=times)
+
+    @classmethod
+    def delay(cls, seconds: float, *, status: int | None = None, times: int | None = 1) -> Fault:
+        return cls(status=status, delay_seconds=seconds, times=times)
+
+    @classmethod
+    def dropped_connection(cls, *, times: int | None = 1) -> Fault:
+        return cls(disconnect=True, times=times)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fault:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown fault fields {sorted(unknown)}")
+        return cls(**data)
+
+    def matches(self, to: str) -> bool:
+        return self.to is None or self.to == to
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request to the Messages endpoint, as the fake saw and answered it."""
+
+    method: str
+    path: str
+    account_sid: str
+    auth_user: str | None
+    auth_ok: bool
+    params: dict[str, str]
+    status: int  # the HTTP status answered; 0 for a dropped connection
+    sid: str | None = None  # set when a message was created
+    client_port: int = 0  # tells keep-alive connections apart
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeTwilio:
+    """The fake server; `start()`/`stop()` or use it as a context manager."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        account_sid: str | None = TEST_ACCOUNT_SID,
+        auth_token: str | None = TEST_AUTH_TOKEN,
+    ) -> None:
+        self.account_sid = account_sid  # None: any AccountSid in the path is accepted
+        self.auth_token = auth_token  # None: any password is accepted
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._faults: list[Fault] = []
+        self._connections: set[socket.socket] = set()
+
+    @property
+    def url(self) -> str:
+        """Base URL to hand to TwilioSmsSender as api_url, e.g. http://127.0.0.1:40123."""
+        if self._server is None:
+            raise RuntimeError("the fake Twilio server is not running")
+        return f"http://{self._address[0]}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake Twilio server is not running")
+        return int(self._server.server_address[1])
+
+    def start(self) -> FakeTwilio:
+        self._stopping.clear()
+        server = _Server(self._address, _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-twilio"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: interrupts delays, drops keep-alive connections, joins threads."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
+        server.shutdown()
+        with self._changed:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def add_faults(self, *faults: Fault) -> None:
+        with self._changed:
+            self._faults.extend(faults)
+
+    def clear_faults(self) -> None:
+        with self._changed:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        """Forget recorded requests, messages and faults."""
+        with self._changed:
+            self._requests.clear()
+            self._messages.clear()
+            self._faults.clear()
+
+    def requests(self) -> list[RecordedRequest]:
+        """Every request to the Messages endpoint, in the order they arrived."""
+        with self._changed:
+            return list(self._requests)
+
+    def messages(self) -> list[RecordedRequest]:
+        """The requests that created a message (answered 201)."""
+        with self._changed:
+            return [r for r in self._requests if r.sid is not None]
+
+    def wait_for_messages(self, count: int, timeout_seconds: float = 5.0) -> list[RecordedRequest]:
+        """Wait until at least `count` messages were created; returns them (maybe fewer)."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    self._stopping.is_set()
+                    or sum(r.sid is not None for r in self._requests) >= count
+                ),
+                timeout=timeout_seconds,
+            )
+            return [r for r in self._requests if r.sid is not None]
+
+    def _take_fault(self, to: str) -> Fault | None:
+        with self._changed:
+            for index, fault in enumerate(self._faults):
+                if not fault.matches(to):
+                    continue
+                if fault.times is not None:
+                    if fault.times <= 1:
+                        del self._faults[index]
+                    else:
+                        self._faults[index] = Fault(**{**asdict(fault), "times": fault.times - 1})
+                return fault
+            return None
+
+    def _record(self, request: RecordedRequest, message: dict[str, Any] | None = None) -> None:
+        with self._changed:
+            self._requests.append(request)
+            if message is not None:
+                self._messages[message["sid"]] = message
+            self._changed.notify_all()
+
+    def _message(self, sid: str) -> dict[str, Any] | None:
+        with self._changed:
+            return self._messages.get(sid)
+
+
+class _Server(ThreadingHTTPServer):
+    fake: FakeTwilio
+    daemon_threads = False  # stop() joins the handler threads, after dropping their connections
+    request_queue_size = 128  # a burst of new keep-alive connections must not overflow the backlog
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._changed:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._changed:
+            self.server.fake._connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # per-request logging to stderr would dominate a throughput benchmark
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        body = self._read_body()
+        if match := _MESSAGES_PATH.match(path):
+            self._create_message(match["account"], path, body)
+        elif path == "/_fake/faults":
+            self._add_faults(body)
+        else:
+            self._not_found()
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        fake = self.server.fake
+        if parts.path == "/_fake/messages":
+            query = parse_qs(parts.query)
+            count = int(query.get("min_count", ["0"])[0])
+            wait = min(float(query.get("timeout", ["5"])[0]), _MAX_WAIT_SECONDS)
+            recorded = fake.wait_for_messages(count, wait) if count else fake.messages()
+            self._json(200, {"messages": [asdict(r) for r in recorded]})
+        elif parts.path == "/_fake/requests":
+            self._json(200, {"requests": [asdict(r) for r in fake.requests()]})
+        elif parts.path == "/_fake/health":
+            self._json(200, {"ok": True})
+        elif match := _MESSAGE_PATH.match(parts.path):
+            if self._authorized(match["account"]) is None:
+                return
+            message = fake._message(match["sid"])
+            if message is None or message["account_sid"] != match["account"]:
+                self._not_found()
+            else:
+                self._json(200, message)
+        else:
+            self._not_found()
+
+    def do_DELETE(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/_fake/messages":
+            with self.server.fake._changed:
+                self.server.fake._requests.clear()
+                self.server.fake._messages.clear()
+            self._reply(204, b"")
+        elif path == "/_fake/faults":
+            self.server.fake.clear_faults()
+            self._reply(204, b"")
+        else:
+            self._not_found()
+
+    def _create_message(self, account: str, path: str, body: bytes) -> None:
+        fake = self.server.fake
+        params = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        to = params.get("To", "")
+        auth_user = self._authorized(account)
+        headers = {
+            k: v
+            for k, v in self.headers.items()
+            if k.lower() in {"content-type", "user-agent", "accept", "x-twilio-client"}
+        }
+
+        def record(status: int, message: dict[str, Any] | None = None) -> None:
+            fake._record(
+                RecordedRequest(
+                    method="POST",
+                    path=path,
+                    account_sid=account,
+                    auth_user=auth_user,
+                    auth_ok=auth_user is not None,
+                    params=params,
+                    status=status,
+                    sid=message["sid"] if message else None,
+                    client_port=int(self.client_address[1]),
+                    headers=headers,
+                ),
+                message,
+            )
+
+        if auth_user is None:
+            record(401)
+            return
+        fault = fake._take_fault(to)
+        if fault is not None:
+            if fault.delay_seconds and fake._stopping.wait(fault.delay_seconds):
+                self.close_connection = True
+                return
+            if fault.disconnect:
+                record(0)
+                self.close_connection = True
+                return
+            if fault.status is not None:
+                record(fault.status)
+                self._reply(fault.status, twilio_error_body(fault.status, fault.code, None, to))
+                return
+        error = _validation_error(params)
+        if error is not None:
+            record(400)
+            self._reply(400, twilio_error_body(400, error, None, to))
+            return
+        message = _message_resource(account, params)
+        record(201, message)
+        self._json(201, message)
+
+    def _add_faults(self, body: bytes) -> None:
+        try:
+            data = json.loads(body or b"{}")
+            if isinstance(data, list):
+                items = data
+            elif isinstance(data, dict) and "faults" in data:
+                items = data["faults"]
+            else:
+                items = [data]
+            faults = [Fault.from_json(item) for item in items]
+        except (ValueError, TypeError, KeyError) as exc:
+            self._json(400, {"error": f"bad fault: {exc}"})
+            return
+        self.server.fake.add_faults(*faults)
+        self._json(200, {"added": len(faults)})
+
+    def _authorized(self, account: str) -> str | None:
+        """The basic-auth user when the credentials fit the account; else answers 401/404."""
+        fake = self.server.fake
+        user, password = _basic_auth(self.headers.get("Authorization", ""))
+        if user is None or user != account or (fake.auth_token and password != fake.auth_token):
+            self._reply(401, twilio_error_body(401, 20003, None), www_authenticate=True)
+            return None
+        if fake.account_sid and account != fake.account_sid:
+            self._not_found()
+            return None
+        return user
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _not_found(self) -> None:
+        self._reply(404, twilio_error_body(404, 20404, None))
+
+    def _json(self, status: int, payload: object) -> None:
+        self._reply(status, json.dumps(payload).encode())
+
+    def _reply(self, status: int, body: bytes, *, www_authenticate: bool = False) -> None:
+        # One write per answer: with keep-alive, a separate header write is a wasted syscall.
+        head = [
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+        ]
+        if www_authenticate:
+            head.append('WWW-Authenticate: Basic realm="Twilio API"')
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+
+def _basic_auth(header: str) -> tuple[str | None, str | None]:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    return user, password
+
+
+def _validation_error(params: Mapping[str, str]) -> int | None:
+    if not params.get("To"):
+        return 21604
+    if not _E164.match(params["To"]):
+        return 21211
+    if not (params.get("From") or params.get("MessagingServiceSid")):
+        return 21603
+    if not (params.get("Body") or params.get("MediaUrl") or params.get("ContentSid")):
+        return 21602
+    return None
+
+
+def _segments(body: str) -> int:
+    per_single, per_part = (160, 153) if body.isascii() else (70, 67)
+    return 1 if len(body) <= per_single else math.ceil(len(body) / per_part)
+
+
+def _message_resource(account: str, params: Mapping[str, str]) -> dict[str, Any]:
+    sid = "SM" + uuid.uuid4().hex
+    now = format_datetime(datetime.now(UTC))
+    uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}"
+    from_number = params.get("From")
+    body = params.get("Body", "")
+    return {
+        "account_sid": account,
+        "api_version": API_VERSION,
+        "body": body,
+        "date_created": now,
+        "date_sent": None,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": from_number,
+        "messaging_service_sid": params.get("MessagingServiceSid"),
+        "num_media": "0",
+        "num_segments": str(_segments(body)),
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        # Twilio says "accepted" while a messaging service still has to pick the sender.
+        "status": "queued" if from_number else "accepted",
+        "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": params["To"],
+        "uri": f"{uri}.json",
+    }
+
+
+@contextlib.contextmanager
+def running_fake_twilio(**kwargs: Any) -> Iterator[FakeTwilio]:
+    """A started FakeTwilio (arguments as for FakeTwilio), stopped on exit."""
+    fake = FakeTwilio(**kwargs)
+    with fake:
+        yield fake
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    parser.add_argument("--account-sid", default=TEST_ACCOUNT_SID, help="'' accepts any")
+    parser.add_argument("--auth-token", default=TEST_AUTH_TOKEN, help="'' accepts any")
+    args = parser.parse_args(argv)
+
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    fake = FakeTwilio(
+        args.host,
+        args.port,
+        account_sid=args.account_sid or None,
+        auth_token=args.auth_token or None,
+    )
+    with fake:
+        print(f"fake twilio listening on {fake.url}", flush=True)
+        done.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
