@@ -13,8 +13,8 @@ from config.settings import Settings
 from reminders.bootstrap import Container, bootstrap
 from tests.fakes import FakeClock, FakeSmsSender
 
-# A fixed instant, never today's date: Monday 2 March 2026, 12:00 UTC.
-START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+# A fixed instant, never today's date: Monday 2 March 2026, 15:00 UTC (10:00 in New York).
+START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
@@ -195,12 +195,38 @@ class SessionRepository:
         ).first()
         return _session(row) if row else None
 
-    def end(self, session_id: int, status: SessionStatus, now: datetime) -> bool:
-        """Conditional: planned -> `status`. True when this call ended it."""
+    def upcoming_for(self, user_ids: Sequence[int]) -> dict[int, Session]:
+        """The planned session of each of these users that has one, in one query."""
+        if not user_ids:
+            return {}
+        rows = self._c.execute(
+            select(sessions)
+            .where(
+                sessions.c.user_id.in_(user_ids),
+                sessions.c.status == SessionStatus.PLANNED.value,
+            )
+            .order_by(sessions.c.starts_at.desc())
+        )
+        # Latest first, so the earliest planned session of each user is the one kept.
+        return {row.user_id: _session(row) for row in rows}
+
+    def end(
+        self,
+        session_id: int,
+        status: SessionStatus,
+        now: datetime,
+        *,
+        on_date: date | None = None,
+    ) -> bool:
+        """Conditional: planned -> `status`, recording the local date it happened on when
+        given. True when this call ended it."""
+        values: dict[str, Any] = {"status": status.value, "outcome_at": now}
+        if on_date is not None:
+            values["local_date"] = on_date
         result = self._c.execute(
             update(sessions)
             .where(sessions.c.id == session_id, sessions.c.status == SessionStatus.PLANNED.value)
-            .values(status=status.value, outcome_at=now)
+            .values(**values)
         )
         return result.rowcount == 1
 
@@ -379,13 +405,44 @@ class ReminderRepository:
         return _reminder(row) if row else None
 
     def set_delivery(
-        self, reminder_id: int, status: ReminderStatus, error: int | None, now: datetime
-    ) -> None:
-        self._c.execute(
-            update(reminder_rows)
-            .where(reminder_rows.c.id == reminder_id)
-            .values(status=status.value, error_code=error, updated_at=now)
+        self,
+        reminder_id: int,
+        status: ReminderStatus,
+        error: int | None,
+        now: datetime,
+        *,
+        only_from: Iterable[ReminderStatus] | None = None,
+    ) -> bool:
+        """Record what the provider said about a sent reminder. With `only_from`, only a row
+        in one of those statuses changes (status callbacks race each other). True when the
+        row changed."""
+        query = update(reminder_rows).where(reminder_rows.c.id == reminder_id)
+        if only_from is not None:
+            query = query.where(reminder_rows.c.status.in_([s.value for s in only_from]))
+        result = self._c.execute(
+            query.values(status=status.value, error_code=error, updated_at=now)
         )
+        return result.rowcount == 1
+
+    def reschedule_sent(
+        self, reminder_id: int, due_at: datetime, error: int | None, now: datetime
+    ) -> bool:
+        """A `sent` reminder the provider could not deliver goes back to `scheduled` at
+        `due_at`, for another try. True when the row changed (it was still `sent`)."""
+        result = self._c.execute(
+            update(reminder_rows)
+            .where(
+                reminder_rows.c.id == reminder_id,
+                reminder_rows.c.status == ReminderStatus.SENT.value,
+            )
+            .values(
+                status=ReminderStatus.SCHEDULED.value,
+                due_at=due_at,
+                error_code=error,
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
 
     def backlog(self, now: datetime) -> int:
         return int(
@@ -426,12 +483,23 @@ class MessageRepository:
     def by_provider_sid(self, sid: str) -> Row[Any] | None:
         return self._c.execute(select(messages).where(messages.c.provider_sid == sid)).first()
 
-    def set_status(self, sid: str, status: str, error_code: int | None, now: datetime) -> None:
-        self._c.execute(
-            update(messages)
-            .where(messages.c.provider_sid == sid)
-            .values(status=status, error_code=error_code, updated_at=now)
-        )
+    def set_status(
+        self,
+        sid: str,
+        status: str,
+        error_code: int | None,
+        now: datetime,
+        *,
+        only_from: Iterable[str] | None = None,
+    ) -> bool:
+        """Set a message's provider status. With `only_from`, only a message in one of those
+        statuses changes, so out-of-order callbacks never move it backwards. True when a row
+        changed."""
+        query = update(messages).where(messages.c.provider_sid == sid)
+        if only_from is not None:
+            query = query.where(messages.c.status.in_(list(only_from)))
+        result = self._c.execute(query.values(status=status, error_code=error_code, updated_at=now))
+        return result.rowcount == 1
 
     def for_user(self, user_id: int, limit: int = 200) -> list[Row[Any]]:
         return list(

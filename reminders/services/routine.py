@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from reminders.domain.errors import InvalidInput, NotFound
+from reminders.domain.errors import Conflict, InvalidInput, NotFound
 from reminders.domain.model import (
     MAX_LATER_MOVES,
     MIN_DAYS_BETWEEN_SESSIONS,
@@ -39,6 +39,7 @@ from reminders.services.policy import Policy
 logger = logging.getLogger(__name__)
 
 CONSENT_REQUEST_FRESH = timedelta(hours=24)
+FIRST_SESSION_MAX_AHEAD = timedelta(days=366)  # a later date is a typo, not a plan
 
 
 def make_schedule(
@@ -71,15 +72,10 @@ def enroll(
 ) -> User:
     """Enrol a user. With consent confirmed the first session is planned (R11); otherwise a
     confirmation SMS asks for YES and nothing else is sent until then.
-    Raises Conflict when the number is enrolled, InvalidInput for a past first_session_date."""
+    Raises Conflict when the number is enrolled, InvalidInput for a first_session_date that is
+    past or more than a year ahead."""
     if first_session_date is not None:
-        planned = plan_session(first_session_date, schedule, policy.plan, policy.quiet_hours)
-        if planned.starts_at <= now:
-            raise InvalidInput(
-                "first_session_date",
-                f"first_session_date {first_session_date.isoformat()} is in the past for this "
-                "user's time zone and session time; give today or a later date",
-            )
+        _check_first_session_date(policy, now, schedule, first_session_date)
     status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
     user = uow.users.add(phone, status, schedule, now)
     if consent_confirmed:
@@ -89,6 +85,27 @@ def enroll(
         uow.reminders.add(user.id, None, [request], now)
     logger.info("user enrolled", extra={"user_id": user.id, "status": status.value})
     return user
+
+
+def _check_first_session_date(policy: Policy, now: datetime, schedule: Schedule, day: date) -> None:
+    field = "first_session_date"
+    today = local_date(now, zone_for(schedule.timezone))
+    past = InvalidInput(
+        field,
+        f"{field} {day.isoformat()} is in the past for this user's time zone and session "
+        "time; give today or a later date",
+    )
+    if day < today:
+        raise past
+    latest = today + FIRST_SESSION_MAX_AHEAD
+    if day > latest:
+        raise InvalidInput(
+            field,
+            f"{field} {day.isoformat()} is too far ahead; give a date up to "
+            f"{latest.isoformat()}, {FIRST_SESSION_MAX_AHEAD.days} days from today",
+        )
+    if plan_session(day, schedule, policy.plan, policy.quiet_hours).starts_at <= now:
+        raise past
 
 
 def plan_next(
@@ -144,14 +161,16 @@ def end_session(
 
     Returns None when another request ended it first. After `done` the next session counts
     from the local date it was done on; otherwise from the planned date."""
-    if not uow.sessions.end(session.id, status, now):
-        return None
-    uow.reminders.cancel(now, session_id=session.id)
     if status is SessionStatus.DONE:
-        ended_on = min(local_date(now, zone_for(user.schedule.timezone)), session.local_date)
-        ended_on = max(ended_on, session.local_date - DAY)
+        # Done early (after the heads-up) counts on the day it was done; done late, by the
+        # next morning, on the planned day.
+        today = local_date(now, zone_for(user.schedule.timezone))
+        ended_on = min(today, session.local_date)
     else:
         ended_on = session.local_date
+    if not uow.sessions.end(session.id, status, now, on_date=ended_on):
+        return None
+    uow.reminders.cancel(now, session_id=session.id)
     uow.users.update(user.id, now, last_session_date=ended_on)
     user = replace(user, last_session_date=ended_on)
     if user.status is not UserStatus.ACTIVE:
@@ -171,13 +190,18 @@ def record_extra_done(uow: UnitOfWork, policy: Policy, user: User, now: datetime
     extra = plan_session(today, user.schedule, policy.plan, None)
     extra = replace(extra, starts_at=now, reminders=())
     uow.sessions.add(user.id, extra, now, status=SessionStatus.DONE, kind="extra")
-    _cancel_upcoming(uow, user, now)
     last = max(today, user.last_session_date) if user.last_session_date else today
     uow.users.update(user.id, now, last_session_date=last)
     user = replace(user, last_session_date=last)
+    upcoming = uow.sessions.upcoming(user.id)
     if user.status is not UserStatus.ACTIVE:
         return Outcome(None, too_soon)
-    return Outcome(plan_next(uow, policy, user, now), too_soon)
+    if upcoming is None:
+        return Outcome(plan_next(uow, policy, user, now), too_soon)
+    day = next_session_date(
+        now=now, schedule=user.schedule, plan=policy.plan, last_session_date=last
+    )
+    return Outcome(_replan(uow, policy, user, upcoming, day, now), too_soon)
 
 
 def move_later(
@@ -269,6 +293,36 @@ def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Sess
     _cancel_upcoming(uow, user, now)
     user = replace(user, status=UserStatus.ACTIVE)
     return plan_next(uow, policy, user, now, after_days=MIN_DAYS_BETWEEN_SESSIONS)
+
+
+def change_status(
+    uow: UnitOfWork, policy: Policy, user: User, status: UserStatus, now: datetime
+) -> User:
+    """An operator's pause or resume, by the rules of the PAUSE and RESUME commands.
+
+    Only an active user can be paused and only a paused one resumed; asking for the status
+    the user already has changes nothing. Raises Conflict otherwise: consent (pending,
+    opted_out) is the user's alone to give, and an invalid number cannot receive SMS."""
+    if status not in (UserStatus.ACTIVE, UserStatus.PAUSED):
+        raise InvalidInput("status", f"status '{status}' cannot be set; use 'active' or 'paused'")
+    if user.status is status:
+        if status is UserStatus.ACTIVE and uow.sessions.upcoming(user.id) is None:
+            activate(uow, policy, user, now)
+        return user
+    if user.status is UserStatus.PAUSED or (
+        user.status is UserStatus.ACTIVE and status is UserStatus.PAUSED
+    ):
+        if status is UserStatus.PAUSED:
+            stop_reminders(uow, user, UserStatus.PAUSED, now)
+        else:
+            activate(uow, policy, user, now)
+        return replace(user, status=status)
+    reasons = {
+        UserStatus.PENDING: "has not confirmed consent yet; they must reply YES first",
+        UserStatus.OPTED_OUT: "opted out; only they can opt back in, by texting START",
+        UserStatus.INVALID: "has a number the SMS provider reported invalid; erase and re-enrol",
+    }
+    raise Conflict(f"status cannot change to '{status}': user {user.id} {reasons[user.status]}")
 
 
 def close_unconfirmed(uow: UnitOfWork, policy: Policy, now: datetime, limit: int = 500) -> int:

@@ -1,0 +1,70 @@
+"""Small drivers for routine tests: enrol, text the service, read the user's sessions."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from reminders.bootstrap import Container
+from reminders.domain.model import PhoneNumber, Session, User
+from reminders.services import routine
+from reminders.services.conversation import InboundResult, handle_inbound
+
+PHONE = "+14155550123"
+_sids = itertools.count(1)
+
+
+def enroll(
+    container: Container,
+    *,
+    phone: str = PHONE,
+    timezone: str = "America/New_York",
+    session_time: str = "20:00",
+    cadence_days: int = 14,
+    confirmed: bool = True,
+    first_session_date: date | None = None,
+) -> User:
+    schedule = routine.make_schedule(
+        container.policy, timezone=timezone, session_time=session_time, cadence_days=cadence_days
+    )
+    with container.uow() as uow:
+        user = routine.enroll(
+            uow,
+            container.policy,
+            container.clock.now(),
+            phone=PhoneNumber(phone),
+            schedule=schedule,
+            consent_confirmed=confirmed,
+            first_session_date=first_session_date,
+        )
+        uow.commit()
+    return user
+
+
+def text(container: Container, body: str, *, phone: str = PHONE) -> InboundResult:
+    with container.uow() as uow:
+        result = handle_inbound(
+            uow,
+            container.policy,
+            container.clock.now(),
+            phone=PhoneNumber(phone),
+            body=body,
+            message_sid=f"SM{next(_sids):032d}",
+        )
+        uow.commit()
+    return result
+
+
+def upcoming(container: Container, user_id: int) -> Session | None:
+    with container.uow() as uow:
+        return uow.sessions.upcoming(user_id)
+
+
+def user(container: Container, user_id: int) -> User:
+    with container.uow() as uow:
+        return routine.get_user(uow, user_id)
+
+
+def past_sessions(container: Container, user_id: int) -> list[Session]:
+    with container.uow() as uow:
+        return list(reversed(uow.sessions.for_user(user_id, planned=False)))

@@ -1,0 +1,234 @@
+"""Enrol, come due, claim, send, record: on a real SQLite file, with a fake clock and sender."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from reminders.adapters.db import reminder_rows
+from reminders.bootstrap import Container
+from reminders.domain.model import PhoneNumber, User
+from reminders.services import routine
+from tests.fakes import FakeClock, FakeSmsSender
+
+PHONE = "+14155550123"
+# 2 March 2026 15:00 UTC is 10:00 in New York; the first 20:00 session with every step ahead
+# is on 3 March (its heads-up goes on 2 March at 20:00).
+
+
+def enroll(
+    container: Container, *, phone: str = PHONE, confirmed: bool = True, **kw: object
+) -> User:
+    schedule = routine.make_schedule(
+        container.policy,
+        timezone=str(kw.get("timezone", "America/New_York")),
+        session_time=str(kw.get("session_time", "20:00")),
+        cadence_days=int(kw.get("cadence_days", 14)),  # type: ignore[call-overload]
+    )
+    with container.uow() as uow:
+        user = routine.enroll(
+            uow,
+            container.policy,
+            container.clock.now(),
+            phone=PhoneNumber(phone),
+            schedule=schedule,
+            consent_confirmed=confirmed,
+            first_session_date=kw.get("first_session_date"),  # type: ignore[arg-type]
+        )
+        uow.commit()
+    return user
+
+
+def statuses(container: Container) -> dict[str, str]:
+    with container.engine.connect() as connection:
+        rows = connection.execute(select(reminder_rows.c.step, reminder_rows.c.status))
+        return {row.step: row.status for row in rows}
+
+
+def test_confirmed_user_gets_every_step_of_the_first_session_at_its_time(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    enroll(container)
+
+    for _ in range(36 * 12):  # every five minutes for 36 hours
+        container.dispatch_due()
+        clock.advance(timedelta(minutes=5))
+
+    assert len(sender.sent) == 4
+    assert [s.at for s in sender.sent] == [
+        datetime(2026, 3, 3, 1, 0, tzinfo=UTC),  # heads-up: 2 March 20:00 EST
+        datetime(2026, 3, 4, 0, 15, tzinfo=UTC),  # makeup removal 19:15
+        datetime(2026, 3, 4, 0, 40, tzinfo=UTC),  # peeling 19:40
+        datetime(2026, 3, 4, 1, 0, tzinfo=UTC),  # roll 20:00
+    ]
+    assert set(statuses(container).values()) == {"sent"}
+
+
+def test_pending_user_gets_only_the_consent_question(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    enroll(container, confirmed=False)
+
+    container.dispatch_due()
+    clock.advance(timedelta(days=3))
+    container.dispatch_due()
+
+    assert len(sender.sent) == 1
+    assert "Reply YES" in sender.sent[0].body
+
+
+def test_consent_question_waits_for_the_end_of_quiet_hours(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    clock.set(datetime(2026, 3, 3, 3, 0, tzinfo=UTC))  # 22:00 in New York
+    enroll(container, confirmed=False)
+
+    container.dispatch_due()
+    clock.set(datetime(2026, 3, 3, 12, 59, tzinfo=UTC))
+    container.dispatch_due()
+    nothing_yet = len(sender.sent)
+    clock.set(datetime(2026, 3, 3, 13, 0, tzinfo=UTC))  # 08:00 EST
+    container.dispatch_due()
+
+    assert (nothing_yet, len(sender.sent)) == (0, 1)
+
+
+def test_a_restart_loses_nothing_and_sends_nothing_twice(
+    make_container: Callable[..., Container], clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    first = make_container()
+    enroll(first)
+    clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
+    first.dispatch_due()  # heads-up
+    first.close()
+
+    second = make_container()  # same SQLite file
+    for hour, minute in ((0, 15), (0, 40), (1, 0)):
+        clock.set(datetime(2026, 3, 4, hour, minute, tzinfo=UTC))
+        second.dispatch_due()
+        second.dispatch_due()
+
+    assert [s.body.removeprefix("RollerCare: ")[:18] for s in sender.sent] == [
+        "Roller session Tue",
+        "Roller session at ",
+        "Now a gentle peel ",
+        "Time to roll (0.2 ",
+    ]
+
+
+def test_an_outage_longer_than_a_steps_freshness_expires_it_instead_of_sending_late(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    enroll(container)
+    clock.set(datetime(2026, 3, 4, 1, 30, tzinfo=UTC))  # down from before the heads-up until 20:30
+
+    container.dispatch_due()
+
+    assert [s.body.removeprefix("RollerCare: ")[:12] for s in sender.sent] == ["Time to roll"]
+    assert statuses(container) == {
+        "heads_up": "expired",
+        "makeup_removal": "expired",
+        "peeling": "expired",
+        "roll": "sent",
+    }
+
+
+def test_roll_is_not_sent_more_than_two_hours_late(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    enroll(container)
+    clock.set(datetime(2026, 3, 4, 3, 0, tzinfo=UTC))  # 22:00: roll expired at 22:00
+
+    container.dispatch_due()
+
+    assert sender.sent == []
+    assert statuses(container)["roll"] == "expired"
+
+
+def test_a_claim_whose_lease_ran_out_is_claimed_again(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    enroll(container, confirmed=False)
+    now = clock.now()
+    with container.uow() as uow:  # a replica claimed it and died before sending
+        claimed = uow.reminders.claim_due(now, now + timedelta(seconds=60), 10)
+        uow.commit()
+    container.dispatch_due()
+    nothing_while_leased = len(sender.sent)
+
+    clock.advance(timedelta(seconds=61))
+    container.dispatch_due()
+
+    assert len(claimed) == 1
+    assert (nothing_while_leased, len(sender.sent)) == (0, 1)
+
+
+def test_a_claimed_reminder_is_not_claimed_by_a_second_dispatcher(container: Container) -> None:
+    enroll(container, confirmed=False)
+    now = container.clock.now()
+
+    with container.uow() as uow:
+        first = uow.reminders.claim_due(now, now + timedelta(seconds=60), 10)
+        second = uow.reminders.claim_due(now, now + timedelta(seconds=60), 10)
+        uow.commit()
+
+    assert (len(first), len(second)) == (1, 0)
+
+
+def test_reminders_of_a_paused_user_are_cancelled_not_sent(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    user = enroll(container)
+    with container.uow() as uow:
+        # the status changes behind the dispatcher's back, as another replica would do it
+        uow.users.update(user.id, clock.now(), status="paused")
+        uow.commit()
+    clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
+
+    container.dispatch_due()
+
+    assert sender.sent == []
+    assert statuses(container)["heads_up"] == "cancelled"
+
+
+def test_first_session_date_is_honoured(container: Container) -> None:
+    user = enroll(container, first_session_date=date(2026, 3, 20))
+
+    with container.uow() as uow:
+        session = uow.sessions.upcoming(user.id)
+
+    assert session is not None
+    assert session.local_date == date(2026, 3, 20)
+    assert session.starts_at.astimezone(UTC).time() == time(0, 0)  # 20:00 EDT
+
+
+def test_the_claim_query_uses_the_due_index(container: Container) -> None:
+    now = container.clock.now()
+    with container.engine.connect() as connection:
+        plan = connection.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT id FROM reminders "
+            "WHERE status IN ('scheduled', 'sending') AND due_at <= ? ORDER BY due_at LIMIT 200",
+            (now.replace(tzinfo=None),),
+        ).all()
+
+    assert "ix_reminders_due" in " ".join(str(row) for row in plan)
+
+
+def test_a_cancelled_reminder_stays_cancelled_when_its_send_finishes(
+    container: Container, clock: FakeClock, sender: FakeSmsSender
+) -> None:
+    user = enroll(container, confirmed=False)
+
+    def opt_out_mid_send(_to: PhoneNumber, _body: str) -> None:
+        with container.uow() as uow:
+            uow.reminders.cancel(clock.now(), user_id=user.id)
+            uow.commit()
+
+    sender.before_send = opt_out_mid_send
+    container.dispatch_due()
+
+    with container.engine.connect() as connection:
+        status = connection.execute(select(reminder_rows.c.status)).scalar_one()
+    assert status == "cancelled"
