@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from config.settings import Settings
 from reminders.bootstrap import Container, bootstrap
@@ -33,10 +35,33 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_settings(sqlite_url: str) -> Callable[..., Settings]:
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL server, dropped afterwards."""
+    base = postgres_url()
+    assert base is not None
+    schema = "test_" + uuid.uuid4().hex[:12]
+    engine = create_engine(base)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """SQLite by default; modules that also run on PostgreSQL override this fixture with
+    `both_databases`."""
+    return sqlite_url
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
-            "database_url": sqlite_url,
+            "database_url": database_url,
             "admin_token": "test-admin-token",
             "sms_backend": "console",
             "dispatch_concurrency": 1,
@@ -69,7 +94,20 @@ def container(make_container: Callable[..., Container]) -> Container:
 
 
 def postgres_url() -> str | None:
-    return os.environ.get("REMINDERS_TEST_POSTGRES_URL")
+    url = os.environ.get("REMINDERS_TEST_POSTGRES_URL")
+    if url and url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def both_databases(request: pytest.FixtureRequest) -> str:
+    """Body of a `database_url` fixture parametrized over SQLite and PostgreSQL."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_schema_url"))
+    return str(request.getfixturevalue("sqlite_url"))
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(autouse=True)

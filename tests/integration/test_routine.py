@@ -9,11 +9,17 @@ import pytest
 from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
 from reminders.domain.model import SessionStatus, UserStatus
+from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock
 from tests.integration.routine_helpers import enroll, past_sessions, text, upcoming, user
 
 # START is Mon 2 March 2026, 10:00 in New York; the first session is Tue 3 March at 20:00.
 SESSION_START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    return both_databases(request)
 
 
 def test_first_session_is_the_earliest_date_with_every_step_ahead(container: Container) -> None:

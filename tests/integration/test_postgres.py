@@ -1,0 +1,103 @@
+"""Replica safety on PostgreSQL: concurrent migrations and concurrent claims."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, insert, select, text
+
+from reminders.adapters.db import make_engine, reminder_rows, users
+from reminders.adapters.migrate import migrate
+from reminders.adapters.repository import ReminderRepository
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def test_replicas_migrating_at_once_leave_one_schema(postgres_schema_url: str) -> None:
+    engines = [make_engine(postgres_schema_url) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            migrate(engines[index])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    with engines[0].connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    assert [v[0] for v in versions] == ["0001"]
+
+
+def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str) -> None:
+    engine = make_engine(postgres_schema_url)
+    migrate(engine)
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            insert(users)
+            .values(
+                phone="+14155550123",
+                status="active",
+                timezone="UTC",
+                session_time="12:00",
+                cadence_days=14,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(reminder_rows),
+            [
+                {
+                    "user_id": user_id,
+                    "step": "roll",
+                    "send_at": NOW,
+                    "expires_at": NOW + timedelta(hours=2),
+                    "due_at": NOW - timedelta(seconds=i % 50),
+                    "status": "scheduled",
+                    "updated_at": NOW,
+                }
+                for i in range(3000)
+            ],
+        )
+    claimed: list[list[int]] = [[] for _ in range(6)]
+
+    def claim(index: int) -> None:
+        while True:
+            with engine.connect() as connection:
+                batch = ReminderRepository(connection).claim_due(
+                    NOW, NOW + timedelta(seconds=60), 97
+                )
+                connection.commit()
+            if not batch:
+                return
+            claimed[index].extend(d.reminder.id for d in batch)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    everything = [rid for ids in claimed for rid in ids]
+    with engine.connect() as connection:
+        sending = connection.execute(
+            select(func.count()).where(reminder_rows.c.status == "sending")
+        ).scalar_one()
+    engine.dispose()
+    assert len(everything) == len(set(everything)) == 3000
+    assert sending == 3000
+    assert sum(1 for ids in claimed if ids) > 1  # the work really was shared
