@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reminders.domain.errors import InvalidInput
+from reminders.domain.messages import gsm7_length
 from reminders.domain.planning import (
     DEFAULT_PLAN_TEXT,
     Plan,
@@ -35,10 +37,12 @@ TWILIO_API_URL = "https://api.twilio.com"
 class Settings(BaseSettings):
     """Every setting the service reads. Bad values stop start-up with one line per problem."""
 
-    model_config = SettingsConfigDict(env_prefix="REMINDERS_", extra="ignore", env_file=None)
+    model_config = SettingsConfigDict(
+        env_prefix="REMINDERS_", extra="ignore", env_file=None, populate_by_name=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
-    admin_token: SecretStr | None = None
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
     public_url: str = "http://localhost:8080"
@@ -69,6 +73,37 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_MESSAGING_SERVICE_SID")
     )
+
+    @field_validator("brand_name", "help_contact")
+    @classmethod
+    def _is_gsm7(cls, value: str) -> str:
+        if gsm7_length(value) != len(value):
+            raise ValueError(
+                "must use plain GSM-7 characters (letters, digits, common punctuation; no emoji"
+                " or curly quotes) so every SMS stays one segment"
+            )
+        return value
+
+    @field_validator("twilio_account_sid")
+    @classmethod
+    def _is_account_sid(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"AC[0-9a-fA-F]{32}", value):
+            raise ValueError("must be a Twilio Account SID: AC followed by 32 hex digits")
+        return value
+
+    @field_validator("twilio_messaging_service_sid")
+    @classmethod
+    def _is_messaging_service_sid(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"MG[0-9a-fA-F]{32}", value):
+            raise ValueError("must be a Messaging Service SID: MG followed by 32 hex digits")
+        return value
+
+    @field_validator("twilio_from_number")
+    @classmethod
+    def _is_e164(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
+            raise ValueError("must be an E.164 number such as +14155550123")
+        return value
 
     @field_validator("plan")
     @classmethod
