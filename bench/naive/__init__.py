@@ -1,0 +1,1 @@
+"""Benchmark of the naive one-APScheduler-job-per-reminder design (see README.md)."""
