@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from reminders.adapters.db import messages, reminder_rows, reply_log, sessions, users
+from reminders.adapters.db import ACTIVE, messages, reminder_rows, reply_log, sessions, users
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
     ACTIVE_REMINDER_STATUSES,
@@ -29,6 +29,9 @@ from reminders.domain.model import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_REMINDER_STATUSES]
+# The partial due index is defined on this literal predicate; a query must repeat it
+# literally (not with bound parameters) for SQLite and PostgreSQL to see it applies.
+_IS_ACTIVE = text(ACTIVE)
 
 
 def _user(row: Row[Any]) -> User:
@@ -96,6 +99,34 @@ class UserRepository:
         except IntegrityError:
             raise Conflict("phone is already enrolled") from None
         return User(user_id, phone, status, schedule, None, now)
+
+    def add_many(
+        self, entries: Sequence[tuple[PhoneNumber, UserStatus, Schedule]], now: datetime
+    ) -> list[int]:
+        """Insert many users in one statement; ids in the order given. The caller has left
+        out numbers that are enrolled already."""
+        if not entries:
+            return []
+        rows = self._c.execute(
+            insert(users).returning(users.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "phone": phone.e164,
+                    "status": status.value,
+                    "timezone": schedule.timezone,
+                    "session_time": schedule.session_time.strftime("%H:%M"),
+                    "cadence_days": schedule.cadence_days,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for phone, status, schedule in entries
+            ],
+        )
+        return [row.id for row in rows]
+
+    def enrolled_phones(self, phones: Sequence[str]) -> set[str]:
+        found = self._c.execute(select(users.c.phone).where(users.c.phone.in_(phones)))
+        return {row.phone for row in found}
 
     def get(self, user_id: int) -> User | None:
         row = self._c.execute(
@@ -180,6 +211,26 @@ class SessionRepository:
             .returning(sessions.c.id)
         ).scalar_one()
         return session_id
+
+    def add_many(self, planned: Sequence[tuple[int, PlannedSession]], now: datetime) -> list[int]:
+        """Insert many planned sessions (user id, session); ids in the order given."""
+        if not planned:
+            return []
+        rows = self._c.execute(
+            insert(sessions).returning(sessions.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "user_id": user_id,
+                    "local_date": session.local_date,
+                    "starts_at": session.starts_at,
+                    "status": SessionStatus.PLANNED.value,
+                    "kind": "planned",
+                    "later_count": 0,
+                }
+                for user_id, session in planned
+            ],
+        )
+        return [row.id for row in rows]
 
     def get(self, session_id: int) -> Session | None:
         row = self._c.execute(select(sessions).where(sessions.c.id == session_id)).first()
@@ -275,26 +326,31 @@ class ReminderRepository:
         planned: Sequence[PlannedReminder],
         now: datetime,
     ) -> None:
-        if not planned:
-            return
-        self._c.execute(
-            insert(reminder_rows),
-            [
-                {
-                    "user_id": user_id,
-                    "session_id": session_id,
-                    "step": p.step.value,
-                    "send_at": p.send_at,
-                    "expires_at": p.expires_at,
-                    "due_at": p.send_at,
-                    "status": ReminderStatus.SCHEDULED.value,
-                    "attempts": 0,
-                    "claims": 0,
-                    "updated_at": now,
-                }
-                for p in planned
-            ],
-        )
+        self.add_many([(user_id, session_id, p) for p in planned], now)
+
+    def add_many(
+        self, planned: Sequence[tuple[int, int | None, PlannedReminder]], now: datetime
+    ) -> None:
+        """Insert many reminders given as (user id, session id, reminder)."""
+        if planned:
+            self._c.execute(
+                insert(reminder_rows),
+                [
+                    {
+                        "user_id": user_id,
+                        "session_id": session_id,
+                        "step": p.step.value,
+                        "send_at": p.send_at,
+                        "expires_at": p.expires_at,
+                        "due_at": p.send_at,
+                        "status": ReminderStatus.SCHEDULED.value,
+                        "attempts": 0,
+                        "claims": 0,
+                        "updated_at": now,
+                    }
+                    for user_id, session_id, p in planned
+                ],
+            )
 
     def for_sessions(self, session_ids: Sequence[int]) -> list[Reminder]:
         if not session_ids:
@@ -330,7 +386,7 @@ class ReminderRepository:
         due = reminder_rows.c.due_at <= now
         candidates = (
             select(reminder_rows.c.id)
-            .where(reminder_rows.c.status.in_(_ACTIVE), due)
+            .where(_IS_ACTIVE, due)
             .order_by(reminder_rows.c.due_at)
             .limit(limit)
         )
@@ -386,17 +442,24 @@ class ReminderRepository:
     def finish(self, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
         """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
         `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
-        `sending` change, so a reminder cancelled mid-send stays cancelled."""
+        `sending` change, so a reminder cancelled mid-send stays cancelled. Outcomes of the
+        same shape go in one executemany."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for outcome in outcomes:
-            values = {k: v for k, v in outcome.items() if k != "id"}
-            self._c.execute(
+            keys = tuple(sorted(k for k in outcome if k != "id"))
+            shapes.setdefault(keys, []).append(
+                {"_id": outcome["id"], **{f"_{k}": outcome[k] for k in keys}}
+            )
+        for keys, rows in shapes.items():
+            statement = (
                 update(reminder_rows)
                 .where(
-                    reminder_rows.c.id == outcome["id"],
+                    reminder_rows.c.id == bindparam("_id"),
                     reminder_rows.c.status == ReminderStatus.SENDING.value,
                 )
-                .values(updated_at=now, **values)
+                .values(updated_at=now, **{k: bindparam(f"_{k}") for k in keys})
             )
+            self._c.execute(statement, rows)
 
     def by_provider_sid(self, sid: str) -> Reminder | None:
         row = self._c.execute(
@@ -449,7 +512,7 @@ class ReminderRepository:
             self._c.execute(
                 select(func.count())
                 .select_from(reminder_rows)
-                .where(reminder_rows.c.status.in_(_ACTIVE), reminder_rows.c.due_at <= now)
+                .where(_IS_ACTIVE, reminder_rows.c.due_at <= now)
             ).scalar_one()
         )
 

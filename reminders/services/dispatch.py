@@ -1,11 +1,12 @@
 """The dispatcher: claim due reminders, send them, record what happened.
 
 Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
-committed before the provider is called; the result is committed right after. A process that
-dies between the provider accepting a message and that commit leaves the row in `sending`;
-when the lease runs out another dispatcher claims it again and the SMS goes out a second time.
-That window (one HTTP round trip plus one commit) is the only way a duplicate can happen;
-`claims > 1` on a sent reminder counts them.
+committed before the provider is called; the outcome of each send is committed right after
+that send. A process that dies between the provider accepting a message and that commit
+leaves the row in `sending`; when the lease runs out another dispatcher claims it again and
+the SMS goes out a second time. That window (one HTTP round trip plus one commit, for at most
+`concurrency` sends at a time) is the only way a duplicate can happen; `claims > 1` on a sent
+reminder marks the ones that went through it.
 """
 
 from __future__ import annotations
@@ -104,6 +105,24 @@ class Dispatcher:
         if not claimed:
             return 0
         report.claimed += len(claimed)
+        outcomes, to_send = self._triage(claimed, now)
+        if outcomes:
+            self._record(outcomes, [], {})
+        if self.executor is None or len(to_send) <= 1:
+            outcomes.extend(self._send_and_record(item) for item in to_send)
+        else:
+            outcomes.extend(self.executor.map(self._send_and_record, to_send))
+        steps = {due.reminder.id: due.reminder.step.value for due in claimed}
+        for outcome in outcomes:
+            report.add(outcome["status"])
+            self.observer.finished(steps[outcome["id"]], outcome["status"])
+        return len(claimed)
+
+    def _triage(
+        self, claimed: list[DueReminder], now: datetime
+    ) -> tuple[list[dict[str, Any]], list[tuple[DueReminder, str]]]:
+        """Split claimed reminders into those settled without sending (cancelled, expired,
+        waiting out quiet hours) and those to send now, with their text."""
         outcomes: list[dict[str, Any]] = []
         to_send: list[tuple[DueReminder, str]] = []
         for due in claimed:
@@ -128,44 +147,52 @@ class Dispatcher:
             else:
                 body = reminder_text(self.policy.brand, reminder.step, due.session_starts_at, zone)
                 to_send.append((due, body))
-        attempts = self._send_all(to_send)
-        new_messages: list[dict[str, Any]] = []
-        stopped_users: dict[int, UserStatus] = {}
-        for attempt in attempts:
-            outcome = self._outcome(attempt, stopped_users)
-            outcomes.append(outcome)
-            if outcome["status"] == ReminderStatus.SENT.value:
-                new_messages.append(
-                    {
-                        "user_id": attempt.due.reminder.user_id,
-                        "reminder_id": attempt.due.reminder.id,
-                        "direction": "out",
-                        "step": attempt.due.reminder.step.value,
-                        "body": attempt.body,
-                        "status": outcome["provider_status"],
-                        "provider_sid": outcome["provider_sid"],
-                    }
-                )
-                del outcome["provider_status"]
-        finished_at = self.clock.now()
+        return outcomes, to_send
+
+    def _send_and_record(self, item: tuple[DueReminder, str]) -> dict[str, Any]:
+        """Send one SMS and commit its outcome at once: the window in which a crash can lead
+        to a second send is this one round trip and commit, not the whole batch."""
+        attempt = self._send_one(item)
+        stopped: dict[int, UserStatus] = {}
+        outcome = self._outcome(attempt, stopped)
+        messages = []
+        if outcome["status"] == ReminderStatus.SENT.value:
+            reminder = attempt.due.reminder
+            messages.append(
+                {
+                    "user_id": reminder.user_id,
+                    "reminder_id": reminder.id,
+                    "direction": "out",
+                    "step": reminder.step.value,
+                    "body": attempt.body,
+                    "status": outcome.pop("provider_status"),
+                    "provider_sid": outcome["provider_sid"],
+                }
+            )
+        try:
+            self._record([outcome], messages, stopped)
+        except Exception:
+            # The row stays `sending` and its lease will run out: retried, not lost.
+            logger.exception(
+                "could not record a send outcome", extra={"reminder_id": outcome["id"]}
+            )
+        return outcome
+
+    def _record(
+        self,
+        outcomes: list[dict[str, Any]],
+        messages: list[dict[str, Any]],
+        stopped: dict[int, UserStatus],
+    ) -> None:
+        at = self.clock.now()
         with self.uow_factory() as uow:
-            uow.reminders.finish(outcomes, finished_at)
-            uow.messages.add_many(new_messages, finished_at)
-            for user_id, status in stopped_users.items():
+            uow.reminders.finish(outcomes, at)
+            uow.messages.add_many(messages, at)
+            for user_id, status in stopped.items():
                 user = uow.users.get(user_id)
                 if user is not None:
-                    stop_reminders(uow, user, status, finished_at)
+                    stop_reminders(uow, user, status, at)
             uow.commit()
-        steps = {due.reminder.id: due.reminder.step.value for due in claimed}
-        for outcome in outcomes:
-            report.add(outcome["status"])
-            self.observer.finished(steps[outcome["id"]], outcome["status"])
-        return len(claimed)
-
-    def _send_all(self, to_send: list[tuple[DueReminder, str]]) -> list[_Attempt]:
-        if self.executor is None or len(to_send) <= 1:
-            return [self._send_one(item) for item in to_send]
-        return list(self.executor.map(self._send_one, to_send))
 
     def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
         due, body = item

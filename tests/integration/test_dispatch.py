@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select
 
 from reminders.adapters.db import reminder_rows
+from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
 from reminders.domain.model import PhoneNumber, User
 from reminders.services import routine
@@ -212,18 +214,23 @@ def test_first_session_date_is_honoured(container: Container) -> None:
 
 
 def test_the_claim_query_uses_the_due_index(container: Container) -> None:
-    now = container.clock.now().replace(tzinfo=None)
-    query = (
-        "SELECT id FROM reminders WHERE status IN ('scheduled', 'sending') AND due_at <= :now "
-        "ORDER BY due_at LIMIT 200"
-    )
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        executed.append((statement, parameters))
+
+    now = container.clock.now()
     with container.engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", capture)
+        ReminderRepository(connection).claim_due(now, now + timedelta(seconds=60), 200)
+        event.remove(connection, "before_cursor_execute", capture)
+        statement, parameters = executed[0]  # the claiming UPDATE, exactly as sent
         if connection.dialect.name == "postgresql":
             # The test table is tiny: forbid the sequential scan to see that the index serves.
             connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = connection.execute(text("EXPLAIN " + query), {"now": now}).all()
-        else:
-            plan = connection.execute(text("EXPLAIN QUERY PLAN " + query), {"now": now}).all()
+        explain = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+        plan = connection.exec_driver_sql(explain + statement, parameters).all()
+        connection.rollback()
 
     assert "ix_reminders_due" in " ".join(str(row) for row in plan)
 

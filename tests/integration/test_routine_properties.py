@@ -46,7 +46,7 @@ def test_sessions_stay_a_week_apart_and_out_of_quiet_hours(
 ) -> None:
     clock = FakeClock(start.replace(tzinfo=UTC))
     container = bootstrap(
-        Settings(database_url="sqlite://", admin_token="t", sms_backend="console"),  # type: ignore[call-arg]
+        Settings(database_url="sqlite://", admin_token="t" * 16, sms_backend="console"),  # type: ignore[call-arg]
         clock=clock,
         sender=FakeSmsSender(clock),
         make_executor=lambda _n: None,
