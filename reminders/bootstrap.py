@@ -18,12 +18,15 @@ from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import make_engine
 from reminders.adapters.migrate import migrate
 from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from reminders.metrics import Metrics, Observers
 from reminders.ports import Clock, DispatchObserver, SmsSender, UnitOfWork
 from reminders.services import routine
-from reminders.services.dispatch import Dispatcher, DispatchReport, NullObserver
+from reminders.services.dispatch import Dispatcher, DispatchReport
 from reminders.services.policy import Policy
 
 logger = logging.getLogger(__name__)
+
+SEND_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Container:
     executor: ThreadPoolExecutor | None
     stop_event: threading.Event = field(default_factory=threading.Event)
     last_tick_at: datetime | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
     def uow(self) -> UnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine)
@@ -85,6 +89,8 @@ def build_sender(settings: Settings) -> SmsSender:
         messaging_service_sid=settings.twilio_messaging_service_sid,
         status_callback_url=settings.public_url + "/twilio/status",
         api_url=settings.twilio_api_url,
+        # Short enough that a hanging provider cannot hold a SIGTERM past 10 s.
+        timeout_seconds=SEND_TIMEOUT_SECONDS,
     )
 
 
@@ -124,6 +130,7 @@ def bootstrap(
     else:
         executor = ThreadPoolExecutor(concurrency, "send") if concurrency > 1 else None
     stop_event = threading.Event()
+    metrics = Metrics()
     dispatcher = Dispatcher(
         uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
         sender=sender if sender is not None else build_sender(settings),
@@ -132,10 +139,10 @@ def bootstrap(
         executor=executor,
         batch_size=settings.dispatch_batch_size,
         lease=timedelta(seconds=settings.lease_seconds),
-        observer=observer if observer is not None else NullObserver(),
+        observer=metrics if observer is None else Observers(metrics, observer),
         should_stop=stop_event.is_set,
     )
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         clock=dispatcher.clock,
@@ -145,4 +152,7 @@ def bootstrap(
         dispatcher=dispatcher,
         executor=executor,
         stop_event=stop_event,
+        metrics=metrics,
     )
+    metrics.watch_state(container.uow, container.clock)
+    return container

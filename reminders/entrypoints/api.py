@@ -6,17 +6,22 @@ import logging
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from reminders.bootstrap import Container
 from reminders.domain.errors import Conflict, InvalidInput, NotFound, ReminderError
-from reminders.entrypoints import admin, webhooks
+from reminders.entrypoints import admin, errors, webhooks
 
 logger = logging.getLogger(__name__)
 
+_READY = {"status": "ok"}
+_NOT_READY = {"status": "unavailable", "problems": ["scheduler not running"]}
+
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="Roller reminders", version="0.1.0")
+    app = FastAPI(title="Roller reminders", version="0.1.0", description=admin.DESCRIPTION)
     app.state.container = container
     stale_after = timedelta(seconds=max(30.0, container.settings.dispatch_interval_seconds * 10))
 
@@ -25,7 +30,17 @@ def create_app(container: Container) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={
+            200: {"description": "Ready.", "content": {"application/json": {"example": _READY}}},
+            503: {
+                "description": "Not ready: the problems are listed.",
+                "content": {"application/json": {"example": _NOT_READY}},
+            },
+        },
+    )
     def readyz() -> JSONResponse:
         """Readiness: the database answers and the dispatcher ran recently."""
         problems = []
@@ -51,7 +66,11 @@ def create_app(container: Container) -> FastAPI:
             status = 409
         elif isinstance(exc, InvalidInput):
             status = 422
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        body = errors.error_body(str(exc), getattr(exc, "field", None))
+        return JSONResponse(body, status_code=status)
+
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    app.add_exception_handler(HTTPException, errors.http_error)
 
     app.include_router(admin.build_router(container))
     app.include_router(webhooks.build_router(container))

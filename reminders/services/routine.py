@@ -75,7 +75,7 @@ def enroll(
     Raises Conflict when the number is enrolled, InvalidInput for a first_session_date that is
     past or more than a year ahead."""
     if first_session_date is not None:
-        _check_first_session_date(policy, now, schedule, first_session_date)
+        check_first_session_date(policy, now, schedule, first_session_date)
     status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
     user = uow.users.add(phone, status, schedule, now)
     if consent_confirmed:
@@ -87,7 +87,7 @@ def enroll(
     return user
 
 
-def _check_first_session_date(policy: Policy, now: datetime, schedule: Schedule, day: date) -> None:
+def check_first_session_date(policy: Policy, now: datetime, schedule: Schedule, day: date) -> None:
     field = "first_session_date"
     today = local_date(now, zone_for(schedule.timezone))
     past = InvalidInput(

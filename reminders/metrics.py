@@ -1,0 +1,143 @@
+"""Prometheus metrics: what the dispatcher and the conversation did, counted as it happens, and
+the state of the tables (due backlog, users by status), read when Prometheus scrapes.
+
+Each container has its own `CollectorRegistry`, never the process-global one, so tests can
+build many apps in one process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from reminders.domain.model import UserStatus
+from reminders.ports import Clock, DispatchObserver, UnitOfWorkFactory
+
+logger = logging.getLogger(__name__)
+
+# From "on time" to "an hour late": lateness past that is an outage, not a delay.
+LAG_BUCKETS_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
+
+
+class Metrics:
+    """The service's metrics. A DispatchObserver: the dispatcher reports to it directly."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._outcomes = Counter(
+            "reminders_sms",
+            "Reminder SMS by plan step and outcome: sent, failed, expired, cancelled (the user "
+            "could no longer receive it) or scheduled (a retry or a quiet-hours wait).",
+            ["step", "status"],
+            registry=self.registry,
+        )
+        self._lag = Histogram(
+            "reminders_dispatch_lag_seconds",
+            "How late each SMS went out: the start of the send minus the time it was due.",
+            ["step"],
+            buckets=LAG_BUCKETS_SECONDS,
+            registry=self.registry,
+        )
+        self._inbound = Counter(
+            "reminders_inbound_messages",
+            "Inbound SMS by the keyword they were read as.",
+            ["keyword"],
+            registry=self.registry,
+        )
+        self._last_tick = Gauge(
+            "reminders_dispatch_last_tick_timestamp_seconds",
+            "When the dispatcher last finished a pass (Unix time).",
+            registry=self.registry,
+        )
+
+    def sent(self, step: str, lateness_seconds: float) -> None:
+        self._lag.labels(step).observe(max(0.0, lateness_seconds))
+
+    def finished(self, step: str, status: str) -> None:
+        self._outcomes.labels(step, status).inc()
+
+    def tick(self, at: datetime, backlog: int | None) -> None:
+        self._last_tick.set(at.timestamp())
+
+    def inbound(self, keyword: str) -> None:
+        """Count one inbound SMS; called by the webhook for each new (not retried) message."""
+        self._inbound.labels(keyword).inc()
+
+    def watch_state(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        """Report the due backlog and users by status, queried at each scrape."""
+        self.registry.register(_StateCollector(uow_factory, clock))
+
+    def render(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)
+
+
+class Observers:
+    """Several dispatch observers as one."""
+
+    def __init__(self, *observers: DispatchObserver) -> None:
+        self._observers = observers
+
+    def sent(self, step: str, lateness_seconds: float) -> None:
+        for observer in self._observers:
+            observer.sent(step, lateness_seconds)
+
+    def finished(self, step: str, status: str) -> None:
+        for observer in self._observers:
+            observer.finished(step, status)
+
+    def tick(self, at: datetime, backlog: int | None) -> None:
+        for observer in self._observers:
+            observer.tick(at, backlog)
+
+
+class _StateCollector(Collector):
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            with self._uow_factory() as uow:
+                # Served by the partial index on due_at of scheduled and sending rows.
+                backlog = uow.reminders.backlog(self._clock.now())
+                users = uow.users.count_by_status()
+        except Exception:
+            logger.warning("metrics: the database could not be read", exc_info=True)
+            yield GaugeMetricFamily(
+                "reminders_database_up", "Whether the last scrape could read the database.", 0
+            )
+            return
+        yield from self._families(backlog, users)
+
+    @staticmethod
+    def _families(
+        backlog: int | None = None, users: dict[str, int] | None = None
+    ) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "reminders_database_up", "Whether the last scrape could read the database."
+        )
+        due = GaugeMetricFamily(
+            "reminders_due_backlog",
+            "Reminders due now and not yet sent (scheduled, or in a lease that ran out).",
+        )
+        by_status = GaugeMetricFamily(
+            "reminders_users",
+            "Enrolled users by status (erased users left out).",
+            labels=["status"],
+        )
+        if backlog is not None and users is not None:
+            up.add_metric([], 1)
+            due.add_metric([], backlog)
+            for status in UserStatus:
+                by_status.add_metric([status.value], users.get(status.value, 0))
+        yield up
+        yield due
+        yield by_status
