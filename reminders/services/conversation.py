@@ -50,7 +50,7 @@ def handle_inbound(
 
     Idempotent by `message_sid`: a retried webhook changes nothing and gets no reply. When
     `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not."""
-    inbound = read_inbound(body)
+    inbound = _provider_keyword(opt_out_type) or read_inbound(body)
     user = uow.users.by_phone(phone)
     recorded = uow.messages.add(
         now,
@@ -92,6 +92,17 @@ def handle_inbound(
         },
     )
     return InboundResult(inbound.keyword, reply)
+
+
+# Twilio's Advanced Opt-Out also knows custom and other-language keywords ("ARRET"); when it
+# says a message was an opt-out, opt-in or help request, that is what it was: the carrier
+# blocks our messages to an opted-out number either way.
+_PROVIDER_KEYWORDS = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}
+
+
+def _provider_keyword(opt_out_type: str | None) -> Inbound | None:
+    keyword = _PROVIDER_KEYWORDS.get((opt_out_type or "").strip().upper())
+    return Inbound(keyword) if keyword is not None else None
 
 
 def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
