@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ def build_scheduler(
     sessions_interval_seconds: float = 60.0,
 ) -> BackgroundScheduler:
     """A UTC BackgroundScheduler with an in-memory job store and two interval jobs; not started."""
-    scheduler = BackgroundScheduler(timezone="UTC")
+    # In memory on purpose: APScheduler 3 job stores cannot be shared between replicas, so
+    # reminder state lives in our tables and the jobs only beat the heart.
+    scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": MemoryJobStore()})
     for job_id, func, seconds in (
         (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds),
         (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds),

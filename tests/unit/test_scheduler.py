@@ -1,0 +1,56 @@
+"""The APScheduler heartbeat: two in-memory interval jobs, registered but not started here."""
+
+from __future__ import annotations
+
+import pytest
+from apscheduler.jobstores.memory import MemoryJobStore
+
+from reminders.scheduler import DISPATCH_JOB_ID, SESSIONS_JOB_ID, build_scheduler
+
+
+def test_registers_the_dispatch_and_session_jobs_with_fixed_ids() -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=0.5
+    )
+
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+
+    assert set(jobs) == {DISPATCH_JOB_ID, SESSIONS_JOB_ID}
+    assert jobs[DISPATCH_JOB_ID].trigger.interval.total_seconds() == 0.5
+    assert not scheduler.running
+
+
+@pytest.mark.parametrize("job_id", [DISPATCH_JOB_ID, SESSIONS_JOB_ID])
+def test_jobs_never_overlap_and_coalesce_missed_runs(job_id: str) -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=1
+    )
+
+    job = scheduler.get_job(job_id)
+
+    assert (job.max_instances, job.coalesce) == (1, True)
+
+
+def test_reminder_state_never_lives_in_a_job_store() -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=1
+    )
+
+    stores = scheduler._jobstores  # noqa: SLF001 - no public accessor in APScheduler 3
+
+    assert list(stores) == ["default"]
+    assert isinstance(stores["default"], MemoryJobStore)
+    assert str(scheduler.timezone) == "UTC"
+
+
+def test_a_failing_job_is_logged_and_does_not_raise(caplog: pytest.LogCaptureFixture) -> None:
+    def boom() -> None:
+        raise RuntimeError("database went away")
+
+    scheduler = build_scheduler(
+        dispatch=boom, close_sessions=lambda: None, dispatch_interval_seconds=1
+    )
+
+    scheduler.get_job(DISPATCH_JOB_ID).func()
+
+    assert "job failed" in caplog.text
