@@ -4,7 +4,7 @@ tests/e2e/webhook_support.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -27,28 +27,6 @@ from tests.e2e.webhook_support import (
 )
 from tests.fakes import FakeClock, FakeSmsSender
 from tests.twilio_webhooks import FakeTwilioWebhooks
-
-
-@pytest.fixture
-def container(make_container: Callable[..., Container]) -> Container:
-    return twilio_container(make_container)
-
-
-@pytest.fixture
-def twilio(container: Container) -> Iterator[FakeTwilioWebhooks]:
-    with webhooks_for(container) as webhooks:
-        yield webhooks
-
-
-@pytest.fixture
-def pending(container: Container) -> User:
-    return enroll_user(container, confirmed=False)
-
-
-@pytest.fixture
-def active(container: Container) -> User:
-    return enroll_user(container)
-
 
 # --- consent (double opt-in) -----------------------------------------------------------------
 

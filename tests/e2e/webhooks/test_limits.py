@@ -3,7 +3,6 @@ limit, retried webhooks, and counting inbound SMS for metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,34 +15,10 @@ from tests.e2e.webhook_support import (
     current,
     enroll_user,
     inbound_count,
-    twilio_container,
     upcoming,
-    webhooks_for,
 )
 from tests.fakes import FakeClock
 from tests.twilio_webhooks import FakeTwilioWebhooks, new_sid
-
-
-@pytest.fixture
-def container(make_container: Callable[..., Container]) -> Container:
-    return twilio_container(make_container)
-
-
-@pytest.fixture
-def twilio(container: Container) -> Iterator[FakeTwilioWebhooks]:
-    with webhooks_for(container) as webhooks:
-        yield webhooks
-
-
-@pytest.fixture
-def pending(container: Container) -> User:
-    return enroll_user(container, confirmed=False)
-
-
-@pytest.fixture
-def active(container: Container) -> User:
-    return enroll_user(container)
-
 
 # --- numbers that are not enrolled -----------------------------------------------------------
 

@@ -4,7 +4,7 @@ TwiML answer, never an error."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -20,28 +20,6 @@ from tests.e2e.webhook_support import (
     webhooks_for,
 )
 from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks
-
-
-@pytest.fixture
-def container(make_container: Callable[..., Container]) -> Container:
-    return twilio_container(make_container)
-
-
-@pytest.fixture
-def twilio(container: Container) -> Iterator[FakeTwilioWebhooks]:
-    with webhooks_for(container) as webhooks:
-        yield webhooks
-
-
-@pytest.fixture
-def pending(container: Container) -> User:
-    return enroll_user(container, confirmed=False)
-
-
-@pytest.fixture
-def active(container: Container) -> User:
-    return enroll_user(container)
-
 
 # --- signatures ------------------------------------------------------------------------------
 

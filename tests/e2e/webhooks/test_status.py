@@ -3,7 +3,6 @@ its reminder, only ever forwards, and act on what the error code says about the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,27 +15,9 @@ from tests.e2e.webhook_support import (
     PHONE,
     current,
     enroll_user,
-    twilio_container,
-    webhooks_for,
 )
 from tests.fakes import FakeClock, FakeSmsSender
 from tests.twilio_webhooks import STATUS_PATH, FakeTwilioWebhooks
-
-
-@pytest.fixture
-def container(make_container: Callable[..., Container]) -> Container:
-    return twilio_container(make_container)
-
-
-@pytest.fixture
-def twilio(container: Container) -> Iterator[FakeTwilioWebhooks]:
-    with webhooks_for(container) as webhooks:
-        yield webhooks
-
-
-@pytest.fixture
-def pending(container: Container) -> User:
-    return enroll_user(container, confirmed=False)
 
 
 @pytest.fixture
