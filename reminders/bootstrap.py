@@ -137,6 +137,7 @@ def bootstrap(
         clock=clock if clock is not None else SystemClock(),
         policy=policy,
         executor=executor,
+        concurrency=concurrency if executor is not None else 1,
         batch_size=settings.dispatch_batch_size,
         lease=timedelta(seconds=settings.lease_seconds),
         observer=metrics if observer is None else Observers(metrics, observer),

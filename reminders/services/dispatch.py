@@ -1,19 +1,20 @@
 """The dispatcher: claim due reminders, send them, record what happened.
 
 Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
-committed before the provider is called; the outcome of each send is committed right after
-that send. A process that dies between the provider accepting a message and that commit
-leaves the row in `sending`; when the lease runs out another dispatcher claims it again and
-the SMS goes out a second time. That window (one HTTP round trip plus one commit, for at most
-`concurrency` sends at a time) is the only way a duplicate can happen; `claims > 1` on a sent
-reminder marks the ones that went through it.
+committed before the provider is called; outcomes are committed as sends finish, every
+`record_every` sends. A process that dies between the provider accepting a message and that
+commit leaves the row in `sending`; when the lease runs out another dispatcher claims it again
+and the SMS goes out a second time. A dispatcher never has more than `crash_window` sends
+started but not recorded (its threads plus two commits' worth), so that is the most a dying
+process can leave to be sent twice, never its whole batch. It is the only way a duplicate can
+happen, and `claims > 1` on a sent reminder marks the ones that went through it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,6 +86,13 @@ class Dispatcher:
     lease: timedelta = timedelta(seconds=60)
     observer: DispatchObserver = field(default_factory=NullObserver)
     should_stop: Callable[[], bool] = lambda: False
+    concurrency: int = 1  # the executor's threads
+    record_every: int = 16  # finished sends per commit
+
+    @property
+    def crash_window(self) -> int:
+        """The most sends a dying dispatcher can leave started but unrecorded."""
+        return self.concurrency + 2 * self.record_every
 
     def dispatch_due(self) -> DispatchReport:
         """Send everything due now, batch by batch, until nothing is due or a stop is asked
@@ -109,9 +117,10 @@ class Dispatcher:
         if outcomes:
             self._record(outcomes, [], {})
         if self.executor is None or len(to_send) <= 1:
-            outcomes.extend(self._send_and_record(item) for item in to_send)
+            for item in to_send:
+                outcomes.extend(self._record_sends([self._send_one(item)]))
         else:
-            outcomes.extend(self.executor.map(self._send_and_record, to_send))
+            outcomes.extend(self._send_windowed(self.executor, to_send))
         steps = {due.reminder.id: due.reminder.step.value for due in claimed}
         for outcome in outcomes:
             report.add(outcome["status"])
@@ -149,34 +158,65 @@ class Dispatcher:
                 to_send.append((due, body))
         return outcomes, to_send
 
-    def _send_and_record(self, item: tuple[DueReminder, str]) -> dict[str, Any]:
-        """Send one SMS and commit its outcome at once: the window in which a crash can lead
-        to a second send is this one round trip and commit, not the whole batch."""
-        attempt = self._send_one(item)
+    def _send_windowed(
+        self, executor: Executor, to_send: list[tuple[DueReminder, str]]
+    ) -> list[dict[str, Any]]:
+        """Send in parallel, committing outcomes every `record_every` finished sends. At most
+        `crash_window` sends are ever queued, in flight or finished but unrecorded: that is
+        the most a crash can make the next claimer send again. The slack beyond one commit's
+        worth keeps every thread busy while outcomes are being committed."""
+        window = self.crash_window
+        items = iter(to_send)
+        pending: set[Future[_Attempt]] = set()
+        finished: list[_Attempt] = []
+        outcomes: list[dict[str, Any]] = []
+        while True:
+            while len(pending) + len(finished) < window:
+                item = next(items, None)
+                if item is None:
+                    break
+                pending.add(executor.submit(self._send_one, item))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished.extend(future.result() for future in done)
+            if len(finished) >= self.record_every or not pending:
+                outcomes.extend(self._record_sends(finished))
+                finished = []
+        outcomes.extend(self._record_sends(finished))
+        return outcomes
+
+    def _record_sends(self, attempts: list[_Attempt]) -> list[dict[str, Any]]:
+        """Commit the outcomes of finished sends. Called every `record_every` sends, so the
+        window in which a crash can lead to a second send holds at most that many finished
+        sends plus those in flight, never a whole batch."""
+        if not attempts:
+            return []
         stopped: dict[int, UserStatus] = {}
-        outcome = self._outcome(attempt, stopped)
+        outcomes = []
         messages = []
-        if outcome["status"] == ReminderStatus.SENT.value:
-            reminder = attempt.due.reminder
-            messages.append(
-                {
-                    "user_id": reminder.user_id,
-                    "reminder_id": reminder.id,
-                    "direction": "out",
-                    "step": reminder.step.value,
-                    "body": attempt.body,
-                    "status": outcome.pop("provider_status"),
-                    "provider_sid": outcome["provider_sid"],
-                }
-            )
+        for attempt in attempts:
+            outcome = self._outcome(attempt, stopped)
+            outcomes.append(outcome)
+            if outcome["status"] == ReminderStatus.SENT.value:
+                reminder = attempt.due.reminder
+                messages.append(
+                    {
+                        "user_id": reminder.user_id,
+                        "reminder_id": reminder.id,
+                        "direction": "out",
+                        "step": reminder.step.value,
+                        "body": attempt.body,
+                        "status": outcome.pop("provider_status"),
+                        "provider_sid": outcome["provider_sid"],
+                    }
+                )
         try:
-            self._record([outcome], messages, stopped)
+            self._record(outcomes, messages, stopped)
         except Exception:
-            # The row stays `sending` and its lease will run out: retried, not lost.
-            logger.exception(
-                "could not record a send outcome", extra={"reminder_id": outcome["id"]}
-            )
-        return outcome
+            # The rows stay `sending` and their lease will run out: retried, not lost.
+            logger.exception("could not record send outcomes", extra={"count": len(outcomes)})
+        return outcomes
 
     def _record(
         self,
