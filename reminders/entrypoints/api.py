@@ -21,7 +21,15 @@ _NOT_READY = {"status": "unavailable", "problems": ["scheduler not running"]}
 
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="Roller reminders", version="0.1.0", description=admin.DESCRIPTION)
+    # /openapi.json is the published contract and holds no data, so it stays open; the
+    # interactive /docs and /redoc pages (scripts from a CDN) are not served.
+    app = FastAPI(
+        title="Roller reminders",
+        version="0.1.0",
+        description=admin.DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.container = container
     stale_after = timedelta(seconds=max(30.0, container.settings.dispatch_interval_seconds * 10))
 

@@ -105,3 +105,12 @@ def test_openapi_declares_bearer_auth_on_every_admin_operation(anonymous: TestCl
     assert spec["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
     assert operations
     assert all({"adminToken": []} in op["security"] for _, op in operations)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_no_interactive_docs_are_served(anonymous: TestClient, path: str) -> None:
+    assert anonymous.get(path).status_code == 404
+
+
+def test_the_openapi_contract_is_published_without_a_token(anonymous: TestClient) -> None:
+    assert anonymous.get("/openapi.json").status_code == 200
