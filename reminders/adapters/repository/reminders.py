@@ -1,0 +1,230 @@
+"""Reminder rows: the dispatcher's claims and outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from reminders.adapters.db import reminder_rows, sessions, users
+from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
+from reminders.domain.model import (
+    DueReminder,
+    PhoneNumber,
+    PlannedReminder,
+    Reminder,
+    ReminderStatus,
+    Schedule,
+    UserStatus,
+    parse_wall_time,
+)
+
+
+class ReminderRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(
+        self,
+        user_id: int,
+        session_id: int | None,
+        planned: Sequence[PlannedReminder],
+        now: datetime,
+    ) -> None:
+        self.add_many([(user_id, session_id, p) for p in planned], now)
+
+    def add_many(
+        self, planned: Sequence[tuple[int, int | None, PlannedReminder]], now: datetime
+    ) -> None:
+        """Insert many reminders given as (user id, session id, reminder)."""
+        if planned:
+            self._c.execute(
+                insert(reminder_rows),
+                [
+                    {
+                        "user_id": user_id,
+                        "session_id": session_id,
+                        "step": p.step.value,
+                        "send_at": p.send_at,
+                        "expires_at": p.expires_at,
+                        "due_at": p.send_at,
+                        "status": ReminderStatus.SCHEDULED.value,
+                        "attempts": 0,
+                        "claims": 0,
+                        "updated_at": now,
+                    }
+                    for user_id, session_id, p in planned
+                ],
+            )
+
+    def for_sessions(self, session_ids: Sequence[int]) -> list[Reminder]:
+        if not session_ids:
+            return []
+        rows = self._c.execute(
+            select(reminder_rows)
+            .where(reminder_rows.c.session_id.in_(session_ids))
+            .order_by(reminder_rows.c.send_at)
+        )
+        return [reminder_from(r) for r in rows]
+
+    def cancel(
+        self, now: datetime, *, user_id: int | None = None, session_id: int | None = None
+    ) -> int:
+        """Cancel every scheduled or in-lease reminder of a user or of a session."""
+        condition = (
+            reminder_rows.c.session_id == session_id
+            if session_id is not None
+            else reminder_rows.c.user_id == user_id
+        )
+        result = self._c.execute(
+            update(reminder_rows)
+            .where(condition, reminder_rows.c.status.in_(ACTIVE_VALUES))
+            .values(status=ReminderStatus.CANCELLED.value, updated_at=now)
+        )
+        return result.rowcount
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DueReminder]:
+        """Claim up to `limit` due reminders: `scheduled` ones whose time has come and `sending`
+        ones whose lease ran out (a replica crashed mid-send). The claim is one conditional
+        UPDATE: rows locked by another replica are skipped on PostgreSQL, and SQLite has one
+        writer at a time, so no row is claimed twice."""
+        due = reminder_rows.c.due_at <= now
+        candidates = (
+            select(reminder_rows.c.id)
+            .where(IS_ACTIVE, due)
+            .order_by(reminder_rows.c.due_at)
+            .limit(limit)
+        )
+        if self._c.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        claimed = (
+            self._c.execute(
+                update(reminder_rows)
+                .where(
+                    reminder_rows.c.id.in_(candidates.scalar_subquery()),
+                    reminder_rows.c.status.in_(ACTIVE_VALUES),
+                    due,
+                )
+                .values(
+                    status=ReminderStatus.SENDING.value,
+                    due_at=lease_until,
+                    claims=reminder_rows.c.claims + 1,
+                    updated_at=now,
+                )
+                .returning(reminder_rows.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        if not claimed:
+            return []
+        rows = self._c.execute(
+            select(
+                reminder_rows,
+                users.c.phone,
+                users.c.status.label("user_status"),
+                users.c.timezone,
+                users.c.session_time,
+                users.c.cadence_days,
+                sessions.c.starts_at.label("session_starts_at"),
+            )
+            .join(users, users.c.id == reminder_rows.c.user_id)
+            .outerjoin(sessions, sessions.c.id == reminder_rows.c.session_id)
+            .where(reminder_rows.c.id.in_(claimed))
+            .order_by(reminder_rows.c.send_at)
+        )
+        return [
+            DueReminder(
+                reminder=reminder_from(r),
+                phone=PhoneNumber(r.phone) if r.phone else None,
+                user_status=UserStatus(r.user_status),
+                schedule=Schedule(r.timezone, parse_wall_time(r.session_time), r.cadence_days),
+                session_starts_at=r.session_starts_at,
+            )
+            for r in rows
+        ]
+
+    def finish(self, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
+        `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
+        `sending` change, so a reminder cancelled mid-send stays cancelled. Outcomes of the
+        same shape go in one executemany."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            keys = tuple(sorted(k for k in outcome if k != "id"))
+            shapes.setdefault(keys, []).append(
+                {"_id": outcome["id"], **{f"_{k}": outcome[k] for k in keys}}
+            )
+        for keys, rows in shapes.items():
+            statement = (
+                update(reminder_rows)
+                .where(
+                    reminder_rows.c.id == bindparam("_id"),
+                    reminder_rows.c.status == ReminderStatus.SENDING.value,
+                )
+                .values(updated_at=now, **{k: bindparam(f"_{k}") for k in keys})
+            )
+            self._c.execute(statement, rows)
+
+    def by_provider_sid(self, sid: str) -> Reminder | None:
+        row = self._c.execute(
+            select(reminder_rows).where(reminder_rows.c.provider_sid == sid)
+        ).first()
+        return reminder_from(row) if row else None
+
+    def set_delivery(
+        self,
+        reminder_id: int,
+        status: ReminderStatus,
+        error: int | None,
+        now: datetime,
+        *,
+        only_from: Iterable[ReminderStatus] | None = None,
+    ) -> bool:
+        """Record what the provider said about a sent reminder. With `only_from`, only a row
+        in one of those statuses changes (status callbacks race each other). True when the
+        row changed."""
+        query = update(reminder_rows).where(reminder_rows.c.id == reminder_id)
+        if only_from is not None:
+            query = query.where(reminder_rows.c.status.in_([s.value for s in only_from]))
+        result = self._c.execute(
+            query.values(status=status.value, error_code=error, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    def reschedule_sent(
+        self, reminder_id: int, due_at: datetime, error: int | None, now: datetime
+    ) -> bool:
+        """A `sent` reminder the provider could not deliver goes back to `scheduled` at
+        `due_at`, for another try. True when the row changed (it was still `sent`)."""
+        result = self._c.execute(
+            update(reminder_rows)
+            .where(
+                reminder_rows.c.id == reminder_id,
+                reminder_rows.c.status == ReminderStatus.SENT.value,
+            )
+            .values(
+                status=ReminderStatus.SCHEDULED.value,
+                due_at=due_at,
+                error_code=error,
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    def backlog(self, now: datetime) -> int:
+        return int(
+            self._c.execute(
+                select(func.count())
+                .select_from(reminder_rows)
+                .where(IS_ACTIVE, reminder_rows.c.due_at <= now)
+            ).scalar_one()
+        )
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self._c.execute(
+            select(reminder_rows.c.status, func.count()).group_by(reminder_rows.c.status)
+        )
+        return {r[0]: r[1] for r in rows}

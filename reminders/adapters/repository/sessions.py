@@ -1,0 +1,150 @@
+"""Sessions: planned, moved, ended."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from reminders.adapters.db import sessions
+from reminders.adapters.repository.rows import (
+    session_from,
+)
+from reminders.domain.model import (
+    PlannedSession,
+    Session,
+    SessionStatus,
+)
+
+
+class SessionRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(
+        self,
+        user_id: int,
+        planned: PlannedSession,
+        now: datetime,
+        *,
+        status: SessionStatus = SessionStatus.PLANNED,
+        kind: str = "planned",
+    ) -> int:
+        session_id: int = self._c.execute(
+            insert(sessions)
+            .values(
+                user_id=user_id,
+                local_date=planned.local_date,
+                starts_at=planned.starts_at,
+                status=status.value,
+                kind=kind,
+                later_count=0,
+                outcome_at=None if status is SessionStatus.PLANNED else now,
+            )
+            .returning(sessions.c.id)
+        ).scalar_one()
+        return session_id
+
+    def add_many(self, planned: Sequence[tuple[int, PlannedSession]], now: datetime) -> list[int]:
+        """Insert many planned sessions (user id, session); ids in the order given."""
+        if not planned:
+            return []
+        rows = self._c.execute(
+            insert(sessions).returning(sessions.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "user_id": user_id,
+                    "local_date": session.local_date,
+                    "starts_at": session.starts_at,
+                    "status": SessionStatus.PLANNED.value,
+                    "kind": "planned",
+                    "later_count": 0,
+                }
+                for user_id, session in planned
+            ],
+        )
+        return [row.id for row in rows]
+
+    def get(self, session_id: int) -> Session | None:
+        row = self._c.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        return session_from(row) if row else None
+
+    def upcoming(self, user_id: int) -> Session | None:
+        """The user's planned (not yet ended) session, if any."""
+        row = self._c.execute(
+            select(sessions)
+            .where(sessions.c.user_id == user_id, sessions.c.status == SessionStatus.PLANNED.value)
+            .order_by(sessions.c.starts_at)
+            .limit(1)
+        ).first()
+        return session_from(row) if row else None
+
+    def upcoming_for(self, user_ids: Sequence[int]) -> dict[int, Session]:
+        """The planned session of each of these users that has one, in one query."""
+        if not user_ids:
+            return {}
+        rows = self._c.execute(
+            select(sessions)
+            .where(
+                sessions.c.user_id.in_(user_ids),
+                sessions.c.status == SessionStatus.PLANNED.value,
+            )
+            .order_by(sessions.c.starts_at.desc())
+        )
+        # Latest first, so the earliest planned session of each user is the one kept.
+        return {row.user_id: session_from(row) for row in rows}
+
+    def end(
+        self,
+        session_id: int,
+        status: SessionStatus,
+        now: datetime,
+        *,
+        on_date: date | None = None,
+    ) -> bool:
+        """Conditional: planned -> `status`, recording the local date it happened on when
+        given. True when this call ended it."""
+        values: dict[str, Any] = {"status": status.value, "outcome_at": now}
+        if on_date is not None:
+            values["local_date"] = on_date
+        result = self._c.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.status == SessionStatus.PLANNED.value)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def move(self, session_id: int, planned: PlannedSession, later_count: int) -> None:
+        self._c.execute(
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(
+                local_date=planned.local_date, starts_at=planned.starts_at, later_count=later_count
+            )
+        )
+
+    def open_until(self, cutoff: datetime, limit: int) -> list[Session]:
+        """Planned sessions that started at or before `cutoff` (for R9's unconfirmed)."""
+        rows = self._c.execute(
+            select(sessions)
+            .where(sessions.c.status == SessionStatus.PLANNED.value, sessions.c.starts_at <= cutoff)
+            .order_by(sessions.c.starts_at)
+            .limit(limit)
+        )
+        return [session_from(r) for r in rows]
+
+    def for_user(self, user_id: int, *, planned: bool, limit: int = 100) -> list[Session]:
+        query = select(sessions).where(sessions.c.user_id == user_id)
+        if planned:
+            query = query.where(sessions.c.status == SessionStatus.PLANNED.value)
+            query = query.order_by(sessions.c.starts_at)
+        else:
+            query = query.where(sessions.c.status != SessionStatus.PLANNED.value)
+            query = query.order_by(sessions.c.starts_at.desc())
+        return [session_from(r) for r in self._c.execute(query.limit(limit))]
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self._c.execute(select(sessions.c.status, func.count()).group_by(sessions.c.status))
+        return {r[0]: r[1] for r in rows}
