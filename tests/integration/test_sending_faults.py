@@ -15,6 +15,7 @@ from reminders.bootstrap import Container
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import PhoneNumber, User, UserStatus
 from reminders.services import routine
+from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
 
 PHONES = ["+14155550123", "+14155550124", "+14155550125"]
@@ -22,6 +23,11 @@ PHONES = ["+14155550123", "+14155550124", "+14155550125"]
 # (10 h later) and their roll on 3 March at 20:00 (34 h later).
 HEADS_UP_DUE = timedelta(hours=10)
 ROLL_DUE = timedelta(hours=34)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    return both_databases(request)
 
 
 def rate_limited() -> SmsSendError:
