@@ -14,25 +14,11 @@ from sqlalchemy import select
 from reminders.adapters.db import messages, users
 from reminders.bootstrap import Container
 from reminders.domain.errors import SmsSendError
-from reminders.domain.model import PhoneNumber
-from reminders.services.conversation import handle_inbound
 from tests.fakes import FakeClock, FakeSmsSender
+from tests.routine_driver import text
 
 Enroll = Callable[..., dict[str, Any]]
 PHONE = "+14155550123"
-
-
-def _text(container: Container, body: str, sid: str, phone: str = PHONE) -> None:
-    with container.uow() as uow:
-        handle_inbound(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            body=body,
-            message_sid=sid,
-        )
-        uow.commit()
 
 
 # --- PATCH: schedule ------------------------------------------------------------------------
@@ -182,7 +168,7 @@ def test_operator_cannot_resubscribe_a_user_who_opted_out(
     client: TestClient, enroll: Enroll, container: Container
 ) -> None:
     user = enroll()
-    _text(container, "STOP", "SM-stop")
+    text(container, "STOP", sid="SM-stop")
 
     response = client.patch(f"/v1/users/{user['id']}", json={"status": "active"})
 
@@ -259,7 +245,7 @@ def test_delete_erases_the_number_and_every_message_body(
     client: TestClient, enroll: Enroll, container: Container
 ) -> None:
     user = enroll()
-    _text(container, "NEXT", "SM-next")
+    text(container, "NEXT", sid="SM-next")
 
     client.delete(f"/v1/users/{user['id']}")
 

@@ -12,26 +12,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from reminders.bootstrap import Container
-from reminders.domain.model import PhoneNumber
-from reminders.services.conversation import handle_inbound
 from tests.fakes import FakeClock
+from tests.routine_driver import text
 
 Enroll = Callable[..., dict[str, Any]]
 Deliver = Callable[[int], datetime]
 PHONE = "+14155550123"
-
-
-def _text(container: Container, body: str, sid: str, phone: str = PHONE) -> None:
-    with container.uow() as uow:
-        handle_inbound(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            body=body,
-            message_sid=sid,
-        )
-        uow.commit()
 
 
 # --- schedule -------------------------------------------------------------------------------
@@ -133,7 +119,7 @@ def test_history_shows_a_done_session(
 ) -> None:
     user = enroll()
     deliver_next_session(user["id"])
-    _text(container, "DONE", "SM-done")
+    text(container, "DONE", sid="SM-done")
 
     sessions = client.get(f"/v1/users/{user['id']}/history").json()["sessions"]
 
@@ -171,7 +157,7 @@ def test_history_lists_messages_newest_first_without_bodies(
 ) -> None:
     user = enroll()
     deliver_next_session(user["id"])
-    _text(container, "DONE", "SM-done")
+    text(container, "DONE", sid="SM-done")
 
     response = client.get(f"/v1/users/{user['id']}/history")
     messages = response.json()["messages"]
@@ -241,8 +227,8 @@ def test_adherence_is_the_share_of_ended_sessions_done(
     skipped = enroll("+14155550102")
     deliver_next_session(done["id"])
     deliver_next_session(skipped["id"])
-    _text(container, "DONE", "SM-1", phone="+14155550101")
-    _text(container, "SKIP", "SM-2", phone="+14155550102")
+    text(container, "DONE", sid="SM-1", phone="+14155550101")
+    text(container, "SKIP", sid="SM-2", phone="+14155550102")
 
     stats = client.get("/v1/stats").json()
 
@@ -254,7 +240,7 @@ def test_stats_keep_the_outcomes_of_an_erased_user(
 ) -> None:
     user = enroll()
     deliver_next_session(user["id"])
-    _text(container, "DONE", "SM-done")
+    text(container, "DONE", sid="SM-done")
 
     client.delete(f"/v1/users/{user['id']}")
     stats = client.get("/v1/stats").json()

@@ -17,10 +17,11 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from reminders.adapters.db import messages, reminder_rows
 from reminders.bootstrap import Container
-from reminders.domain.model import ACTIVE_REMINDER_STATUSES, PhoneNumber, Session, User
+from reminders.domain.model import ACTIVE_REMINDER_STATUSES, Session, User
 from reminders.entrypoints.api import create_app
 from reminders.services import routine
 from tests.fakes import FakeClock
+from tests.routine_driver import enroll
 from tests.twilio_webhooks import FakeTwilioWebhooks
 
 with warnings.catch_warnings():
@@ -58,23 +59,7 @@ def enroll_user(
     cadence_days: int = 14,
 ) -> User:
     """A New York user with 20:00 sessions; `confirmed` False leaves them pending."""
-    schedule = routine.make_schedule(
-        container.policy,
-        timezone="America/New_York",
-        session_time="20:00",
-        cadence_days=cadence_days,
-    )
-    with container.uow() as uow:
-        user = routine.enroll(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            schedule=schedule,
-            consent_confirmed=confirmed,
-        )
-        uow.commit()
-    return user
+    return enroll(container, phone=phone, confirmed=confirmed, cadence_days=cadence_days)
 
 
 def current(container: Container, user: User) -> User:

@@ -12,7 +12,7 @@ from reminders.bootstrap import Container
 from reminders.domain.model import PhoneNumber
 from reminders.services import routine
 from reminders.services.bulk import Enrollment, enroll_many
-from tests.integration.routine_helpers import enroll
+from tests.routine_driver import enroll
 
 PEOPLE = [
     ("+14155550101", "America/New_York", "20:00", True, None),

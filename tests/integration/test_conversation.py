@@ -11,52 +11,13 @@ from sqlalchemy import select
 from reminders.adapters.db import messages
 from reminders.bootstrap import Container
 from reminders.domain.conversation import Keyword
-from reminders.domain.model import PhoneNumber, User, UserStatus
+from reminders.domain.model import User, UserStatus
 from reminders.services import routine
-from reminders.services.conversation import InboundResult, handle_inbound
 from tests.fakes import FakeClock
+from tests.routine_driver import enroll, text
 
 PHONE = "+14155550123"
 STRANGER = "+14155550199"
-
-
-def enroll(container: Container, *, confirmed: bool = True) -> User:
-    schedule = routine.make_schedule(
-        container.policy, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with container.uow() as uow:
-        user = routine.enroll(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(PHONE),
-            schedule=schedule,
-            consent_confirmed=confirmed,
-        )
-        uow.commit()
-    return user
-
-
-def text(
-    container: Container,
-    body: str,
-    *,
-    sid: str,
-    phone: str = PHONE,
-    opt_out_type: str | None = None,
-) -> InboundResult:
-    with container.uow() as uow:
-        result = handle_inbound(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            body=body,
-            message_sid=sid,
-            opt_out_type=opt_out_type,
-        )
-        uow.commit()
-    return result
 
 
 def status_of(container: Container, user: User) -> UserStatus:

@@ -11,7 +11,7 @@ from reminders.domain.errors import InvalidInput
 from reminders.domain.model import SessionStatus, UserStatus
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock
-from tests.integration.routine_helpers import enroll, past_sessions, text, upcoming, user
+from tests.routine_driver import enroll, past_sessions, text, upcoming, user
 
 # START is Mon 2 March 2026, 10:00 in New York; the first session is Tue 3 March at 20:00.
 SESSION_START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)

@@ -15,7 +15,7 @@ from reminders.adapters.db import reminder_rows
 from reminders.bootstrap import bootstrap
 from reminders.domain.model import MIN_DAYS_BETWEEN_SESSIONS
 from tests.fakes import FakeClock, FakeSmsSender
-from tests.integration.routine_helpers import enroll, text, upcoming, user
+from tests.routine_driver import enroll, text, upcoming, user
 
 ZONES = ["America/New_York", "Australia/Sydney", "Europe/Berlin", "Asia/Kathmandu"]
 

@@ -17,6 +17,7 @@ from reminders.domain.model import PhoneNumber, User, UserStatus
 from reminders.services import routine
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
+from tests.routine_driver import enroll
 
 PHONES = ["+14155550123", "+14155550124", "+14155550125"]
 # START is 2 March 2026 10:00 in New York; a 20:00 user's heads-up goes out at 20:00 that day
@@ -41,23 +42,6 @@ TRANSIENT = {
     "timeout": lambda: SmsSendError("ReadTimeout", code=None, permanent=False),
     "queue overflow": lambda: SmsSendError("HTTP 400", code=30001, permanent=False),
 }
-
-
-def enroll(container: Container, phone: str = PHONES[0]) -> User:
-    schedule = routine.make_schedule(
-        container.policy, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with container.uow() as uow:
-        user = routine.enroll(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            schedule=schedule,
-            consent_confirmed=True,
-        )
-        uow.commit()
-    return user
 
 
 def reminder(container: Container, step: str, user: User | None = None) -> dict[str, object]:
@@ -85,7 +69,7 @@ def test_a_storm_of_transient_errors_is_retried_until_every_message_is_sent_once
     container: Container, clock: FakeClock, sender: FakeSmsSender, error: Callable[[], SmsSendError]
 ) -> None:
     for phone in PHONES:
-        enroll(container, phone)
+        enroll(container, phone=phone)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(*(error() for _ in range(10)))
 
@@ -236,8 +220,8 @@ def test_a_number_that_cannot_receive_sms_is_marked_invalid_and_gets_nothing_mor
 def test_an_invalid_number_does_not_stop_other_users_messages(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container, PHONES[0])
-    enroll(container, PHONES[1])
+    enroll(container, phone=PHONES[0])
+    enroll(container, phone=PHONES[1])
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("invalid number", code=21211, permanent=True))
 

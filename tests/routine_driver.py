@@ -1,4 +1,4 @@
-"""Small drivers for routine tests: enrol, text the service, read the user's sessions."""
+"""Drivers for tests of the use cases: enrol, text the service, read a user's sessions."""
 
 from __future__ import annotations
 
@@ -41,7 +41,15 @@ def enroll(
     return user
 
 
-def text(container: Container, body: str, *, phone: str = PHONE) -> InboundResult:
+def text(
+    container: Container,
+    body: str,
+    *,
+    phone: str = PHONE,
+    sid: str | None = None,
+    opt_out_type: str | None = None,
+) -> InboundResult:
+    """An inbound SMS through the conversation service; a fresh MessageSid unless given."""
     with container.uow() as uow:
         result = handle_inbound(
             uow,
@@ -49,7 +57,8 @@ def text(container: Container, body: str, *, phone: str = PHONE) -> InboundResul
             container.clock.now(),
             phone=PhoneNumber(phone),
             body=body,
-            message_sid=f"SM{next(_sids):032d}",
+            message_sid=sid or f"SM{next(_sids):032d}",
+            opt_out_type=opt_out_type,
         )
         uow.commit()
     return result
