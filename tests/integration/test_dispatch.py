@@ -12,10 +12,10 @@ from sqlalchemy import event, select
 from reminders.adapters.db import reminder_rows
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
-from reminders.domain.model import PhoneNumber, User
-from reminders.services import routine
+from reminders.domain.model import PhoneNumber
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
+from tests.routine_driver import enroll
 
 PHONE = "+14155550123"
 # 2 March 2026 15:00 UTC is 10:00 in New York; the first 20:00 session with every step ahead
@@ -25,29 +25,6 @@ PHONE = "+14155550123"
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest) -> str:
     return both_databases(request)
-
-
-def enroll(
-    container: Container, *, phone: str = PHONE, confirmed: bool = True, **kw: object
-) -> User:
-    schedule = routine.make_schedule(
-        container.policy,
-        timezone=str(kw.get("timezone", "America/New_York")),
-        session_time=str(kw.get("session_time", "20:00")),
-        cadence_days=int(kw.get("cadence_days", 14)),  # type: ignore[call-overload]
-    )
-    with container.uow() as uow:
-        user = routine.enroll(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=PhoneNumber(phone),
-            schedule=schedule,
-            consent_confirmed=confirmed,
-            first_session_date=kw.get("first_session_date"),  # type: ignore[arg-type]
-        )
-        uow.commit()
-    return user
 
 
 def statuses(container: Container) -> dict[str, str]:
