@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -42,16 +42,13 @@ class Container:
     dispatcher: Dispatcher
     executor: ThreadPoolExecutor | None
     stop_event: threading.Event = field(default_factory=threading.Event)
-    last_tick_at: datetime | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
     def uow(self) -> UnitOfWork:
         return SqlAlchemyUnitOfWork(self.engine)
 
     def dispatch_due(self) -> DispatchReport:
-        report = self.dispatcher.dispatch_due()
-        self.last_tick_at = self.clock.now()
-        return report
+        return self.dispatcher.dispatch_due()
 
     def close_unconfirmed(self) -> int:
         total = 0
@@ -65,9 +62,9 @@ class Container:
         return total
 
     def heartbeat_age(self) -> timedelta | None:
-        if self.last_tick_at is None:
-            return None
-        return self.clock.now() - self.last_tick_at
+        """How long since the dispatcher last began or finished a batch; None before it ran."""
+        beat = self.dispatcher.last_beat_at
+        return None if beat is None else self.clock.now() - beat
 
     def close(self) -> None:
         self.stop_event.set()

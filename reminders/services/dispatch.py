@@ -87,6 +87,7 @@ class Dispatcher:
     observer: DispatchObserver = field(default_factory=NullObserver)
     should_stop: Callable[[], bool] = lambda: False
     concurrency: int = 1  # the executor's threads
+    last_beat_at: datetime | None = None  # when it last began or ended a batch
     record_every: int = 16  # finished sends per commit
 
     @property
@@ -99,10 +100,14 @@ class Dispatcher:
         for. One bad reminder never stops the others."""
         report = DispatchReport()
         while not self.should_stop():
+            # A beat per batch: draining a long backlog is the dispatcher at work, and
+            # readiness must not call it stuck.
+            self.last_beat_at = self.clock.now()
             claimed = self._dispatch_batch(report)
             if claimed < self.batch_size:
                 break
-        self.observer.tick(self.clock.now(), None)
+        self.last_beat_at = self.clock.now()
+        self.observer.tick(self.last_beat_at, None)
         return report
 
     def _dispatch_batch(self, report: DispatchReport) -> int:
