@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from reminders.domain.model import NEEDLE_MM, Step, format_wall_time
@@ -83,14 +83,6 @@ def consent_request_text(brand: str) -> str:
         f"{brand}: Reply YES for reminders of your {NEEDLE_MM} mm skin-roller routine (at"
         " most weekly). HELP for help, STOP to opt out. Msg & data rates may apply."
     )
-
-
-def session_time_text(starts_at: datetime, zone: ZoneInfo) -> str:
-    return format_when(starts_at, zone)
-
-
-def wall_time_text(value: time) -> str:
-    return format_wall_time(value)
 
 
 # --- replies to inbound SMS (SPEC §2) ---------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reminders.domain.errors import (
     InvalidInput,
@@ -253,10 +253,6 @@ def zone_for(name: str, field: str = "timezone") -> ZoneInfo:
         raise InvalidInput(
             field, f"{field} '{name[:40]}' is not an IANA name such as 'Europe/Kyiv'"
         ) from None
-
-
-def is_known_zone(name: str) -> bool:
-    return name in available_timezones()
 
 
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -97,17 +97,6 @@ class UserRepository:
         if "status" in values:
             values["status"] = UserStatus(values["status"]).value
         self._c.execute(update(users).where(users.c.id == user_id).values(updated_at=now, **values))
-
-    def set_status_if(
-        self, user_id: int, new: UserStatus, allowed: Iterable[UserStatus], now: datetime
-    ) -> bool:
-        """Conditional status change; True when this call made it."""
-        result = self._c.execute(
-            update(users)
-            .where(users.c.id == user_id, users.c.status.in_([s.value for s in allowed]))
-            .values(status=new.value, updated_at=now)
-        )
-        return result.rowcount == 1
 
     def page(self, status: UserStatus | None, after_id: int, limit: int) -> list[User]:
         query = select(users).where(users.c.id > after_id, users.c.erased_at.is_(None))
