@@ -14,6 +14,18 @@ DISPATCH_JOB_ID = "dispatch_due"
 SESSIONS_JOB_ID = "close_unconfirmed"
 
 
+class _SkipWhileRunning(logging.Filter):
+    """Drops APScheduler's warning that a tick was skipped because the job is still running.
+    For the dispatcher that is the normal state while it drains a backlog (it loops until
+    nothing is due), and a warning every interval would bury the warnings that matter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_SKIP_FILTER = _SkipWhileRunning()
+
+
 def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
@@ -35,6 +47,7 @@ def build_scheduler(
     # In memory on purpose: APScheduler 3 job stores cannot be shared between replicas, so
     # reminder state lives in our tables and the jobs only beat the heart.
     scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": MemoryJobStore()})
+    logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # a no-op when present
     for job_id, func, seconds in (
         (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds),
         (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds),
@@ -44,6 +57,7 @@ def build_scheduler(
             "interval",
             seconds=seconds,
             id=job_id,
+            name=job_id,
             replace_existing=True,
             max_instances=1,
             coalesce=True,

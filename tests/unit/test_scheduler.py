@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 
@@ -54,3 +56,30 @@ def test_a_failing_job_is_logged_and_does_not_raise(caplog: pytest.LogCaptureFix
     scheduler.get_job(DISPATCH_JOB_ID).func()
 
     assert "job failed" in caplog.text
+
+
+def test_a_tick_skipped_while_the_dispatcher_drains_is_not_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    build_scheduler(dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=1)
+    apscheduler_log = logging.getLogger("apscheduler.scheduler")
+
+    with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+        apscheduler_log.warning(  # what APScheduler 3 says when a tick finds the job running
+            'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+            DISPATCH_JOB_ID,
+            1,
+        )
+        apscheduler_log.warning("Run time of job %s was missed by %s", DISPATCH_JOB_ID, "0:00:02")
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Run time of job {DISPATCH_JOB_ID} was missed by 0:00:02"
+    ]
+
+
+def test_jobs_are_named_by_their_ids_in_apscheduler_logs() -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=1
+    )
+
+    assert {job.name for job in scheduler.get_jobs()} == {DISPATCH_JOB_ID, SESSIONS_JOB_ID}
