@@ -21,8 +21,8 @@ As a process (system tests, benchmarks): `python -m tests.fake_twilio --port 0` 
 
 A fault answers the next matching Messages request(s) instead of the normal 201: an HTTP
 status with a Twilio error body, a delay (then the normal answer, or the given status), or a
-dropped connection. Faults apply in the order added; `to` limits one to a number, and
-`times` is how many requests it answers (null: all of them).
+dropped connection. Faults apply in the order added; `to` limits one to a number, `account`
+to an AccountSid, and `times` is how many requests it answers (null: all of them).
 """
 
 from __future__ import annotations
@@ -105,6 +105,7 @@ class Fault:
     delay_seconds: float = 0.0
     disconnect: bool = False  # close the connection without an answer
     to: str | None = None  # only requests to this number; None: any
+    account: str | None = None  # only requests for this AccountSid; None: any
     times: int | None = 1  # how many requests it answers; None: every one
 
     @classmethod
@@ -136,8 +137,8 @@ class Fault:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")
         return cls(**data)
 
-    def matches(self, to: str) -> bool:
-        return self.to is None or self.to == to
+    def matches(self, to: str, account: str) -> bool:
+        return self.to in (None, to) and self.account in (None, account)
 
 
 @dataclass(frozen=True)
@@ -264,10 +265,10 @@ class FakeTwilio:
             )
             return [r for r in self._requests if r.sid is not None]
 
-    def _take_fault(self, to: str) -> Fault | None:
+    def _take_fault(self, to: str, account: str) -> Fault | None:
         with self._changed:
             for index, fault in enumerate(self._faults):
-                if not fault.matches(to):
+                if not fault.matches(to, account):
                     continue
                 if fault.times is not None:
                     if fault.times <= 1:
@@ -391,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         if auth_user is None:
             record(401)
             return
-        fault = fake._take_fault(to)
+        fault = fake._take_fault(to, account)
         if fault is not None:
             if fault.delay_seconds and fake._stopping.wait(fault.delay_seconds):
                 self.close_connection = True

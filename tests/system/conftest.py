@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 from tests.system.service import STARTED
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Iterator[None]:
+    """Whatever a test left running (it failed before stopping its processes) is killed, so
+    it cannot load the machine or hold database locks while later tests run."""
+    STARTED.clear()
+    yield
+    for process in STARTED:
+        process.kill()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

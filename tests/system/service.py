@@ -80,6 +80,13 @@ class Process:
         """The last `limit` characters the process wrote."""
         return self.log_path.read_text(errors="replace")[-limit:]
 
+    def kill(self) -> None:
+        """SIGKILL, if it still runs."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+        self._log.close()
+
     def stop(self, timeout_seconds: float = 10.0) -> int:
         """SIGTERM, then SIGKILL if it has not exited within the timeout. Returns the exit
         status (negative: killed by that signal)."""
@@ -109,12 +116,15 @@ def child_env(**values: str) -> dict[str, str]:
 class FakeTwilioProcess(Process):
     """`python -m tests.fake_twilio` on a free port, read through its HTTP endpoints."""
 
-    def __init__(self, log_path: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, log_path: Path, *, port: int | None = None, any_account: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        accounts = ["--account-sid", ""] if any_account else []
         super().__init__(
             "fake twilio",
-            [sys.executable, "-m", "tests.fake_twilio", "--port", str(self.port)],
+            [sys.executable, "-m", "tests.fake_twilio", "--port", str(self.port), *accounts],
             env=child_env(),
             log_path=log_path,
         )
@@ -132,6 +142,10 @@ class FakeTwilioProcess(Process):
         response = self.http.get("/_fake/messages")
         response.raise_for_status()
         return list(response.json()["messages"])
+
+    def add_faults(self, *faults: Mapping[str, Any]) -> None:
+        """Script answers, as `tests.fake_twilio.Fault` fields."""
+        self.http.post("/_fake/faults", json={"faults": list(faults)}).raise_for_status()
 
     def stop(self, timeout_seconds: float = 10.0) -> int:
         self.http.close()

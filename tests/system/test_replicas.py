@@ -5,6 +5,8 @@ within the documented crash window, which this test counts and reports."""
 from __future__ import annotations
 
 import collections
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,23 +20,28 @@ from reminders.bootstrap import bootstrap
 from reminders.domain.model import PhoneNumber, Schedule
 from reminders.services.bulk import Enrollment, enroll_many
 from reminders.services.dispatch import Dispatcher
-from tests.fake_twilio import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_FROM_NUMBER
+from tests.fake_twilio import TEST_AUTH_TOKEN, TEST_FROM_NUMBER
 from tests.system.service import FakeTwilioProcess, ServiceProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.postgres]
 
 REMINDERS = 20_000
-SPREAD = timedelta(seconds=5)  # a burst keeps every replica busy, so the kill lands mid-batch
+SPREAD = timedelta(seconds=5)  # a burst: every replica has a backlog to work through
 LEAD = timedelta(seconds=10)  # for the replicas to start
 CONCURRENCY = 8
 KILL_AFTER = 6_000  # messages accepted before one replica is killed
+
+
+def account_sid(replica: int) -> str:
+    """Each replica has its own account, so the fake tells their messages apart."""
+    return f"AC{replica:032x}"
 
 
 def seed(url: str, now: datetime) -> None:
     """20,000 users, each with one SMS (the consent question) due between LEAD and LEAD +
     SPREAD from now."""
     container = bootstrap(
-        Settings(database_url=url, admin_token="x" * 16, quiet_hours="off"),  # type: ignore[call-arg]
+        Settings(database_url=url, admin_token="x" * 16, quiet_hours="off"),
         announce_token=False,
     )
     schedule = Schedule("UTC", datetime.min.time().replace(hour=12), 14)
@@ -58,11 +65,30 @@ def seed(url: str, now: datetime) -> None:
     container.close()
 
 
+def sent_by(messages: list[dict[str, Any]], replica: int) -> int:
+    return sum(m["account_sid"] == account_sid(replica) for m in messages)
+
+
+def stalled(twilio: FakeTwilioProcess, replica: int) -> Callable[[], bool | None]:
+    """A check that holds once `replica` has had no message accepted for a second."""
+    last = [-1]
+
+    def check() -> bool | None:
+        count = sent_by(twilio.messages(), replica)
+        if count == last[0]:
+            return True
+        last[0] = count
+        time.sleep(1.0)
+        return None
+
+    return check
+
+
 def test_replicas_send_everything_once_when_one_is_killed(
     postgres_schema_url: str, tmp_path: Path
 ) -> None:
     seed(postgres_schema_url, datetime.now(UTC))
-    twilio = FakeTwilioProcess(tmp_path / "twilio.log")
+    twilio = FakeTwilioProcess(tmp_path / "twilio.log", any_account=True)
     settings = {
         "REMINDERS_DATABASE_URL": postgres_schema_url,
         "REMINDERS_ADMIN_TOKEN": "replica-test-admin-token",
@@ -73,7 +99,6 @@ def test_replicas_send_everything_once_when_one_is_killed(
         "REMINDERS_LEASE_SECONDS": "10",
         "REMINDERS_DISPATCH_CONCURRENCY": str(CONCURRENCY),
         "REMINDERS_LOG_LEVEL": "WARNING",
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": TEST_FROM_NUMBER,
     }
@@ -84,6 +109,7 @@ def test_replicas_send_everything_once_when_one_is_killed(
                 **settings,
                 "REMINDERS_PORT": str(free_port()),
                 "REMINDERS_PUBLIC_URL": "http://x.test",
+                "TWILIO_ACCOUNT_SID": account_sid(i),
             },
         )
         for i in range(3)
@@ -95,7 +121,15 @@ def test_replicas_send_everything_once_when_one_is_killed(
             timeout_seconds=120,
             interval_seconds=0.5,
         )
-        replicas[0].popen.kill()  # SIGKILL: no chance to finish or release anything
+
+        # Replica 0 dies mid-batch: its sends start hanging at the provider, and once it
+        # has sent nothing for a second it is stuck inside a claimed batch, some sends
+        # answered but not yet recorded. Then SIGKILL: no chance to finish or release.
+        twilio.add_faults({"account": account_sid(0), "delay_seconds": 600, "times": None})
+        wait_for("replica 0 to stall", stalled(twilio, 0), timeout_seconds=30, interval_seconds=0)
+        replicas[0].popen.kill()
+        replicas[0].popen.wait()
+        sent_by_killed = sent_by(twilio.messages(), 0)
 
         def all_sent() -> list[dict[str, Any]] | None:
             messages = twilio.messages()
@@ -113,7 +147,7 @@ def test_replicas_send_everything_once_when_one_is_killed(
     duplicated = {number for number, count in per_number.items() if count > 1}
     engine = create_engine(postgres_schema_url)
     with engine.connect() as connection:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             connection.execute(
                 select(reminder_rows.c.status, func.count()).group_by(reminder_rows.c.status)
             ).all()
@@ -129,7 +163,8 @@ def test_replicas_send_everything_once_when_one_is_killed(
     print(
         f"\nreplica test: {len(messages)} messages for {len(per_number)} numbers; "
         f"{len(reclaimed)} reminders re-claimed after the kill (the crash window), "
-        f"{len(duplicated)} of them sent twice; statuses {statuses}; exit codes {codes}"
+        f"{len(duplicated)} of them sent twice; statuses {statuses}; exit codes {codes}; "
+        f"the killed replica sent {sent_by_killed}"
     )
     assert len(per_number) == REMINDERS
     assert statuses == {"sent": REMINDERS}
