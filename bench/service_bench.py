@@ -259,6 +259,7 @@ def twilio_sender(fake_url: str) -> TwilioSmsSender:
         messaging_service_sid=None,
         status_callback_url="http://127.0.0.1:9/twilio/status",
         api_url=fake_url,
+        max_connections=CONCURRENCY,
     )
 
 

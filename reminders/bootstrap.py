@@ -88,6 +88,7 @@ def build_sender(settings: Settings) -> SmsSender:
         api_url=settings.twilio_api_url,
         # Short enough that a hanging provider cannot hold a SIGTERM past 10 s.
         timeout_seconds=SEND_TIMEOUT_SECONDS,
+        max_connections=settings.dispatch_concurrency,  # one per sending thread
     )
 
 

@@ -11,9 +11,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 
-from reminders.adapters.twilio_sms import TwilioSmsSender, rewrite_url
+from reminders.adapters.twilio_sms import TwilioSmsSender, ca_bundle, proxy_for, rewrite_url
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
 from tests.fake_twilio import (
@@ -316,6 +317,51 @@ def test_concurrent_sends_from_several_threads(
     bodies = {r.params["Body"] for r in fake.messages()}
     assert bodies == {f"thread {n} message {i}" for n in range(threads) for i in range(per_thread)}
     assert {r.sid for r in fake.messages()} == set(results)
+    # the shared pool kept every connection: no "pool is full, discarding" churn
+    assert len({r.client_port for r in fake.messages()}) <= threads
+
+
+def test_more_callers_than_kept_connections_all_send(fake: FakeTwilio) -> None:
+    with make_sender(fake, max_connections=2) as sender:
+        barrier = threading.Barrier(4)
+
+        def send(n: int) -> None:
+            barrier.wait()
+            sender.send(TO, f"burst {n}")
+
+        workers = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+
+    assert len(fake.messages()) == 4
+
+
+def test_proxy_comes_from_the_environment_and_respects_no_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert proxy_for("https://api.twilio.com") is None
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert proxy_for("https://api.twilio.com") == "http://proxy.internal:3128"
+    assert proxy_for("http://127.0.0.1:4010") is None  # no HTTP_PROXY set
+
+    monkeypatch.setenv("NO_PROXY", "api.twilio.com")
+    assert proxy_for("https://api.twilio.com") is None
+
+
+def test_ca_bundle_follows_the_stock_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert ca_bundle() == certifi.where()
+
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
+    assert ca_bundle() == "/etc/ssl/curl.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    assert ca_bundle() == "/etc/ssl/corporate.pem"
 
 
 def test_constructor_requires_a_sender_identity() -> None:
