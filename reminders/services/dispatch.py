@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 from typing import Any
 
 from reminders.domain.errors import SmsSendError
@@ -169,27 +170,55 @@ class Dispatcher:
         """Send in parallel, committing outcomes every `record_every` finished sends. At most
         `crash_window` sends are ever queued, in flight or finished but unrecorded: that is
         the most a crash can make the next claimer send again. The slack beyond one commit's
-        worth keeps every thread busy while outcomes are being committed."""
+        worth keeps every thread busy while outcomes are being committed.
+
+        The executor's threads run one lane each for the whole batch, taking sends from an
+        inbox and putting attempts in an outbox: two queue operations per SMS instead of a
+        future and a wait, which matters at a thousand sends a second."""
         window = self.crash_window
+        inbox: SimpleQueue[tuple[DueReminder, str] | None] = SimpleQueue()
+        outbox: SimpleQueue[_Attempt] = SimpleQueue()
+        lanes = [
+            executor.submit(self._lane, inbox, outbox)
+            for _ in range(min(self.concurrency, len(to_send)))
+        ]
         items = iter(to_send)
-        pending: set[Future[_Attempt]] = set()
+        outstanding = 0  # in the inbox or being sent
         finished: list[_Attempt] = []
         outcomes: list[dict[str, Any]] = []
-        while True:
-            while len(pending) + len(finished) < window:
-                item = next(items, None)
-                if item is None:
+        try:
+            while True:
+                while outstanding + len(finished) < window:
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    inbox.put(item)
+                    outstanding += 1
+                if not outstanding:
                     break
-                pending.add(executor.submit(self._send_one, item))
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            finished.extend(future.result() for future in done)
-            if len(finished) >= self.record_every or not pending:
-                outcomes.extend(self._record_sends(finished))
-                finished = []
+                finished.append(outbox.get())
+                outstanding -= 1
+                while outstanding and not outbox.empty():
+                    finished.append(outbox.get())
+                    outstanding -= 1
+                if len(finished) >= self.record_every or not outstanding:
+                    outcomes.extend(self._record_sends(finished))
+                    finished = []
+        finally:
+            for _ in lanes:
+                inbox.put(None)
+            wait(lanes)
         outcomes.extend(self._record_sends(finished))
         return outcomes
+
+    def _lane(
+        self,
+        inbox: SimpleQueue[tuple[DueReminder, str] | None],
+        outbox: SimpleQueue[_Attempt],
+    ) -> None:
+        """One sending thread's loop: send what the inbox holds until told to stop (None)."""
+        while (item := inbox.get()) is not None:
+            outbox.put(self._send_one(item))
 
     def _record_sends(self, attempts: list[_Attempt]) -> list[dict[str, Any]]:
         """Commit the outcomes of finished sends. Called every `record_every` sends, so the
