@@ -48,17 +48,30 @@ class Metrics:
             ["keyword"],
             registry=self.registry,
         )
+        self._lag_by_step: dict[str, Histogram] = {}
+        self._outcome_by_key: dict[tuple[str, str], Counter] = {}
         self._last_tick = Gauge(
             "reminders_dispatch_last_tick_timestamp_seconds",
             "When the dispatcher last finished a pass (Unix time).",
             registry=self.registry,
         )
 
+    # Called for every SMS: the labelled children are looked up once and kept, since
+    # `labels()` costs more than the observation itself.
+
     def sent(self, step: str, lateness_seconds: float) -> None:
-        self._lag.labels(step).observe(max(0.0, lateness_seconds))
+        lag = self._lag_by_step.get(step)
+        if lag is None:
+            lag = self._lag_by_step.setdefault(step, self._lag.labels(step))
+        lag.observe(max(0.0, lateness_seconds))
 
     def finished(self, step: str, status: str) -> None:
-        self._outcomes.labels(step, status).inc()
+        counter = self._outcome_by_key.get((step, status))
+        if counter is None:
+            counter = self._outcome_by_key.setdefault(
+                (step, status), self._outcomes.labels(step, status)
+            )
+        counter.inc()
 
     def tick(self, at: datetime, backlog: int | None) -> None:
         self._last_tick.set(at.timestamp())
