@@ -251,7 +251,7 @@ def fake_reset(url: str) -> None:
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def twilio_sender(fake_url: str) -> TwilioSmsSender:
+def twilio_sender(fake_url: str, concurrency: int) -> TwilioSmsSender:
     return TwilioSmsSender(
         account_sid=ACCOUNT_SID,
         auth_token=AUTH_TOKEN,
@@ -259,15 +259,15 @@ def twilio_sender(fake_url: str) -> TwilioSmsSender:
         messaging_service_sid=None,
         status_callback_url="http://127.0.0.1:9/twilio/status",
         api_url=fake_url,
-        max_connections=CONCURRENCY,
+        max_connections=concurrency,
     )
 
 
-def raw_client_rate(fake_url: str, count: int) -> float:
-    sender = twilio_sender(fake_url)
+def raw_client_rate(fake_url: str, count: int, concurrency: int) -> float:
+    sender = twilio_sender(fake_url, concurrency)
     phone = PhoneNumber("+14155550123")
     body = "RollerCare: raw client throughput probe, one GSM-7 segment long."
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
+    with ThreadPoolExecutor(concurrency) as pool:
         started = time.perf_counter()
         list(pool.map(lambda _i: sender.send(phone, body), range(count)))
         elapsed = time.perf_counter() - started
@@ -275,12 +275,12 @@ def raw_client_rate(fake_url: str, count: int) -> float:
     return count / elapsed
 
 
-def dispatch_rate(url: str, fake_url: str, count: int) -> float:
+def dispatch_rate(url: str, fake_url: str, count: int, concurrency: int) -> float:
     """Enrol `count` pending users (a consent SMS each, due now) and time the dispatcher."""
     seed(url, count, confirmed=False)
-    sender = twilio_sender(fake_url)
+    sender = twilio_sender(fake_url, concurrency)
     container = bootstrap(
-        settings_for(url, dispatch_batch_size=500, dispatch_concurrency=CONCURRENCY),
+        settings_for(url, dispatch_batch_size=500, dispatch_concurrency=concurrency),
         sender=sender,
         announce_token=False,
     )
@@ -399,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=10_000, help="0: only --dispatch/--lateness")
     parser.add_argument("--dispatch", type=int, default=0, help="also dispatch N due SMS")
     parser.add_argument("--lateness", action="store_true", help="steady 500/s and a 10k burst")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="sending threads")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="dispatch rounds, alternating ours and raw"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"db": args.db, "users": args.users, "machine": machine()}
@@ -415,15 +419,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.dispatch:
                 step(f"dispatching {args.dispatch}")
                 raw, ours = [], []
-                for _ in range(2):  # alternate, so drift on a shared machine hits both
-                    raw.append(raw_client_rate(fake_url, args.dispatch))
+                for _ in range(args.rounds):  # alternate: drift on a shared machine hits both
+                    raw.append(raw_client_rate(fake_url, args.dispatch, args.concurrency))
                     fake_reset(fake_url)
                     with database(args.db) as url:
-                        ours.append(dispatch_rate(url, fake_url, args.dispatch))
+                        ours.append(dispatch_rate(url, fake_url, args.dispatch, args.concurrency))
                     fake_reset(fake_url)
                 result["dispatch"] = {
                     "count": args.dispatch,
-                    "concurrency": CONCURRENCY,
+                    "concurrency": args.concurrency,
                     "ours_sms_per_s": max(ours),
                     "raw_client_sms_per_s": max(raw),
                     "ratio": max(ours) / max(raw),
