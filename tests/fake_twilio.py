@@ -13,6 +13,7 @@ As a process (system tests, benchmarks): `python -m tests.fake_twilio --port 0` 
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json   Twilio's "send a message"
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
     GET  /_fake/messages[?min_count=N&timeout=S]   accepted messages as JSON (waits for N)
+    GET  /_fake/counts                             messages created, by AccountSid
     GET  /_fake/requests                           every Messages request, faulted ones too
     DELETE /_fake/messages                         forget everything recorded
     POST /_fake/faults   {"faults": [{"status": 429, "code": 20429, "times": 2}, ...]}
@@ -177,6 +178,7 @@ class FakeTwilio:
         self._changed = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
+        self._created_by_account: dict[str, int] = {}
         self._faults: list[Fault] = []
         self._connections: set[socket.socket] = set()
 
@@ -241,6 +243,7 @@ class FakeTwilio:
         with self._changed:
             self._requests.clear()
             self._messages.clear()
+            self._created_by_account.clear()
             self._faults.clear()
 
     def requests(self) -> list[RecordedRequest]:
@@ -252,6 +255,11 @@ class FakeTwilio:
         """The requests that created a message (answered 201)."""
         with self._changed:
             return [r for r in self._requests if r.sid is not None]
+
+    def counts_by_account(self) -> dict[str, int]:
+        """How many messages each AccountSid created: cheap to poll, unlike `messages()`."""
+        with self._changed:
+            return dict(self._created_by_account)
 
     def wait_for_messages(self, count: int, timeout_seconds: float = 5.0) -> list[RecordedRequest]:
         """Wait until at least `count` messages were created; returns them (maybe fewer)."""
@@ -283,6 +291,8 @@ class FakeTwilio:
             self._requests.append(request)
             if message is not None:
                 self._messages[message["sid"]] = message
+                account = request.account_sid
+                self._created_by_account[account] = self._created_by_account.get(account, 0) + 1
             self._changed.notify_all()
 
     def _message(self, sid: str) -> dict[str, Any] | None:
@@ -333,6 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             wait = min(float(query.get("timeout", ["5"])[0]), _MAX_WAIT_SECONDS)
             recorded = fake.wait_for_messages(count, wait) if count else fake.messages()
             self._json(200, {"messages": [asdict(r) for r in recorded]})
+        elif parts.path == "/_fake/counts":
+            self._json(200, {"by_account": fake.counts_by_account()})
         elif parts.path == "/_fake/requests":
             self._json(200, {"requests": [asdict(r) for r in fake.requests()]})
         elif parts.path == "/_fake/health":

@@ -143,6 +143,12 @@ class FakeTwilioProcess(Process):
         response.raise_for_status()
         return list(response.json()["messages"])
 
+    def counts(self) -> dict[str, int]:
+        """Messages created so far by AccountSid; cheap enough to poll often."""
+        response = self.http.get("/_fake/counts")
+        response.raise_for_status()
+        return dict(response.json()["by_account"])
+
     def add_faults(self, *faults: Mapping[str, Any]) -> None:
         """Script answers, as `tests.fake_twilio.Fault` fields."""
         self.http.post("/_fake/faults", json={"faults": list(faults)}).raise_for_status()
