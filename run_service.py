@@ -64,8 +64,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    scheduler.start()
-    container.dispatch_due()
+    scheduler.start()  # its first dispatch runs at once, on the scheduler's thread
     logger.info(
         "service started",
         extra={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -48,9 +49,11 @@ def build_scheduler(
     # reminder state lives in our tables and the jobs only beat the heart.
     scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": MemoryJobStore()})
     logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # a no-op when present
-    for job_id, func, seconds in (
-        (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds),
-        (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds),
+    for job_id, func, seconds, first_run in (
+        # The dispatcher beats once as soon as the scheduler starts, on its own thread: a
+        # backlog left by downtime starts draining at once while the HTTP server answers.
+        (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds, datetime.now(UTC)),
+        (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds, None),
     ):
         scheduler.add_job(
             _guarded(job_id, func),
@@ -62,5 +65,6 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+            **({"next_run_time": first_run} if first_run else {}),
         )
     return scheduler

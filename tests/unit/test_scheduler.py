@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -83,3 +84,15 @@ def test_jobs_are_named_by_their_ids_in_apscheduler_logs() -> None:
     )
 
     assert {job.name for job in scheduler.get_jobs()} == {DISPATCH_JOB_ID, SESSIONS_JOB_ID}
+
+
+def test_the_dispatcher_beats_as_soon_as_the_scheduler_starts_not_one_interval_later() -> None:
+    before = datetime.now(UTC)
+    scheduler = build_scheduler(
+        dispatch=lambda: None, close_sessions=lambda: None, dispatch_interval_seconds=30
+    )
+
+    first_run = scheduler.get_job(DISPATCH_JOB_ID).next_run_time
+
+    assert first_run is not None and first_run <= datetime.now(UTC) + timedelta(seconds=1)
+    assert first_run >= before - timedelta(seconds=1)
