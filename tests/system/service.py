@@ -149,6 +149,10 @@ class FakeTwilioProcess(Process):
         response.raise_for_status()
         return dict(response.json()["by_account"])
 
+    def kill(self) -> None:
+        self.http.close()
+        super().kill()
+
     def add_faults(self, *faults: Mapping[str, Any]) -> None:
         """Script answers, as `tests.fake_twilio.Fault` fields."""
         self.http.post("/_fake/faults", json={"faults": list(faults)}).raise_for_status()

@@ -27,7 +27,6 @@ pytestmark = [pytest.mark.system, pytest.mark.postgres]
 
 REMINDERS = 20_000
 SPREAD = timedelta(seconds=5)  # a burst: every replica has a backlog to work through
-LEAD = timedelta(seconds=10)  # for the replicas to start
 CONCURRENCY = 8
 KILL_AFTER = 6_000  # messages accepted before one replica is killed
 
@@ -38,8 +37,8 @@ def account_sid(replica: int) -> str:
 
 
 def seed(url: str, now: datetime) -> None:
-    """20,000 users, each with one SMS (the consent question) due between LEAD and LEAD +
-    SPREAD from now."""
+    """20,000 users, each with one SMS (the consent question), parked a day ahead until the
+    replicas are up (see `come_due`)."""
     container = bootstrap(
         Settings(database_url=url, admin_token="x" * 16, quiet_hours="off"),
         announce_token=False,
@@ -53,16 +52,23 @@ def seed(url: str, now: datetime) -> None:
         with container.uow() as uow:
             enroll_many(uow, container.policy, now, entries)
             uow.commit()
+    container.close()
+    come_due(url, now + timedelta(days=1))
+
+
+def come_due(url: str, first_at: datetime) -> None:
+    """Every reminder due between `first_at` and `first_at` + SPREAD, evenly."""
     step = SPREAD / REMINDERS
-    with container.engine.begin() as connection:
+    engine = create_engine(url)
+    with engine.begin() as connection:
         ids = connection.execute(select(reminder_rows.c.id).order_by(reminder_rows.c.id)).scalars()
         connection.execute(
             update(reminder_rows)
             .where(reminder_rows.c.id == bindparam("_id"))
             .values(send_at=bindparam("_at"), due_at=bindparam("_at")),
-            [{"_id": rid, "_at": now + LEAD + i * step} for i, rid in enumerate(ids)],
+            [{"_id": rid, "_at": first_at + i * step} for i, rid in enumerate(ids)],
         )
-    container.close()
+    engine.dispose()
 
 
 def stalled(twilio: FakeTwilioProcess, replica: int) -> Callable[[], bool | None]:
@@ -111,6 +117,7 @@ def test_replicas_send_everything_once_when_one_is_killed(
         for i in range(3)
     ]
     try:
+        come_due(postgres_schema_url, datetime.now(UTC) + timedelta(seconds=1))
         wait_for(
             f"{KILL_AFTER} messages",
             lambda: sum(twilio.counts().values()) >= KILL_AFTER or None,
@@ -121,10 +128,13 @@ def test_replicas_send_everything_once_when_one_is_killed(
         # has sent nothing for a second it is stuck inside a claimed batch, some sends
         # answered but not yet recorded. Then SIGKILL: no chance to finish or release.
         twilio.add_faults({"account": account_sid(0), "delay_seconds": 600, "times": None})
+        at_fault = twilio.counts()
+        fault_at = time.monotonic()
         wait_for("replica 0 to stall", stalled(twilio, 0), timeout_seconds=30, interval_seconds=0)
         replicas[0].popen.kill()
         replicas[0].popen.wait()
         sent_by_killed = twilio.counts().get(account_sid(0), 0)
+        print(f"\nat the fault {at_fault}; killed after {time.monotonic() - fault_at:.1f} s")
 
         def all_sent() -> list[dict[str, Any]] | None:
             messages = twilio.messages()
