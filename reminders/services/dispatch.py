@@ -269,17 +269,19 @@ class Dispatcher:
             uow.commit()
 
     def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
+        """Never raises: a lane that died would leave its batch waiting for it forever."""
         due, body = item
-        started_at = self.clock.now()
-        if self.should_stop():
-            return _Attempt(due, body, started_at, None)
-        assert due.phone is not None
+        started_at = due.reminder.send_at  # until the clock has answered
         try:
+            started_at = self.clock.now()
+            if self.should_stop():
+                return _Attempt(due, body, started_at, None)
+            assert due.phone is not None
             result: SentSms | SmsSendError = self.sender.send(due.phone, body)
         except SmsSendError as exc:
             result = exc
-        except Exception as exc:  # a bug in a sender must not lose the batch
-            logger.exception("sender raised unexpectedly", extra={"reminder_id": due.reminder.id})
+        except Exception as exc:  # a bug here or in a sender must not lose the batch
+            logger.exception("sending raised unexpectedly", extra={"reminder_id": due.reminder.id})
             result = SmsSendError(f"unexpected {type(exc).__name__}", code=None, permanent=False)
         return _Attempt(due, body, started_at, result)
 
