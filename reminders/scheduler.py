@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.util import undefined
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def build_scheduler(
         # The dispatcher beats once as soon as the scheduler starts, on its own thread: a
         # backlog left by downtime starts draining at once while the HTTP server answers.
         (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds, datetime.now(UTC)),
-        (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds, None),
+        (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds, undefined),
     ):
         scheduler.add_job(
             _guarded(job_id, func),
@@ -65,6 +66,6 @@ def build_scheduler(
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            **({"next_run_time": first_run} if first_run else {}),
+            next_run_time=first_run,  # `undefined`: one interval after the start
         )
     return scheduler

@@ -96,3 +96,20 @@ def test_the_dispatcher_beats_as_soon_as_the_scheduler_starts_not_one_interval_l
 
     assert first_run is not None and first_run <= datetime.now(UTC) + timedelta(seconds=1)
     assert first_run >= before - timedelta(seconds=1)
+
+
+def test_the_session_job_first_runs_one_interval_after_the_start() -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None,
+        close_sessions=lambda: None,
+        dispatch_interval_seconds=1,
+        sessions_interval_seconds=60,
+    )
+    scheduler.start(paused=True)
+    try:
+        first_run = scheduler.get_job(SESSIONS_JOB_ID).next_run_time
+    finally:
+        scheduler.shutdown(wait=False)
+
+    assert first_run is not None  # scheduled, not paused
+    assert first_run >= datetime.now(UTC) + timedelta(seconds=55)
