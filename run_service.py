@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from config.settings import Settings, describe_errors
 from reminders.bootstrap import bootstrap
+from reminders.domain.errors import InvalidInput
 from reminders.entrypoints.api import create_app
 from reminders.log import configure_logging
 from reminders.scheduler import build_scheduler
@@ -40,7 +41,11 @@ def main() -> int:
             print(line, file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    container = bootstrap(settings)
+    try:
+        container = bootstrap(settings)
+    except InvalidInput as exc:  # a setting only the adapters can check, such as a proxy URL
+        print(exc.message, file=sys.stderr)
+        return 2
     scheduler = build_scheduler(
         dispatch=container.dispatch_due,
         close_sessions=container.close_unconfirmed,

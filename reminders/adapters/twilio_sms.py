@@ -21,7 +21,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from reminders.domain.errors import SmsSendError
+from reminders.domain.errors import InvalidInput, SmsSendError
 from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
 from reminders.ports import SentSms
 
@@ -86,11 +86,26 @@ def ca_bundle() -> str | None:
 
 
 def proxy_for(url: str) -> str | None:
-    """The proxy the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) sets for `url`."""
+    """The proxy the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) sets for `url`. A bare
+    `host:port` means http://host:port, as curl and the stock client read it. Raises
+    InvalidInput naming the variable when it is not a proxy URL (its value is not repeated:
+    it may hold a password)."""
     parts = urlsplit(url)
     if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
         return None
-    return urllib.request.getproxies_environment().get(parts.scheme)
+    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    if not proxy:
+        return None
+    if "://" not in proxy:
+        proxy = f"http://{proxy}"
+    try:
+        parsed = urllib3.util.parse_url(proxy)
+    except urllib3.exceptions.LocationParseError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        name = f"{parts.scheme.upper()}_PROXY"
+        raise InvalidInput(name, f"{name} must be a proxy URL such as http://proxy.internal:3128")
+    return proxy
 
 
 class Urllib3HttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type hints

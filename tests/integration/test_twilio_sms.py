@@ -15,7 +15,7 @@ import certifi
 import pytest
 
 from reminders.adapters.twilio_sms import TwilioSmsSender, ca_bundle, proxy_for, rewrite_url
-from reminders.domain.errors import SmsSendError
+from reminders.domain.errors import InvalidInput, SmsSendError
 from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
 from tests.fake_twilio import (
     TEST_ACCOUNT_SID,
@@ -351,6 +351,30 @@ def test_proxy_comes_from_the_environment_and_respects_no_proxy(
 
     monkeypatch.setenv("NO_PROXY", "api.twilio.com")
     assert proxy_for("https://api.twilio.com") is None
+
+
+def test_a_bare_host_and_port_proxy_means_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.internal:3128")
+
+    assert proxy_for("https://api.twilio.com") == "http://proxy.internal:3128"
+
+
+@pytest.mark.parametrize("value", ["::bad", "ftp://user:secret@proxy.internal:21"])
+def test_a_bad_proxy_setting_is_named_and_not_repeated(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", value)
+
+    with pytest.raises(InvalidInput) as caught:
+        proxy_for("https://api.twilio.com")
+
+    assert caught.value.field == "HTTPS_PROXY"
+    assert "http://proxy.internal:3128" in caught.value.message
+    assert value not in caught.value.message
 
 
 def test_ca_bundle_follows_the_stock_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:

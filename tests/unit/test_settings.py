@@ -3,7 +3,9 @@ exits with code 2 before anything starts."""
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,26 @@ def test_secret_values_never_appear_in_the_error(
     run_service.main()
 
     assert "tiny-secret" not in capsys.readouterr().err
+
+
+def test_a_bad_proxy_for_twilio_stops_start_up_with_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REMINDERS_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", SID)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-token")
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "+15005550006")
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://user:secret@proxy.internal:21")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        code = run_service.main()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert lines == ["HTTPS_PROXY must be a proxy URL such as http://proxy.internal:3128"]
