@@ -65,13 +65,13 @@ class Metrics:
             lag = self._lag_by_step.setdefault(step, self._lag.labels(step))
         lag.observe(max(0.0, lateness_seconds))
 
-    def finished(self, step: str, status: str) -> None:
+    def finished(self, step: str, status: str, count: int = 1) -> None:
         counter = self._outcome_by_key.get((step, status))
         if counter is None:
             counter = self._outcome_by_key.setdefault(
                 (step, status), self._outcomes.labels(step, status)
             )
-        counter.inc()
+        counter.inc(count)
 
     def tick(self, at: datetime, backlog: int | None) -> None:
         self._last_tick.set(at.timestamp())
@@ -99,9 +99,9 @@ class Observers:
         for observer in self._observers:
             observer.sent(step, lateness_seconds)
 
-    def finished(self, step: str, status: str) -> None:
+    def finished(self, step: str, status: str, count: int = 1) -> None:
         for observer in self._observers:
-            observer.finished(step, status)
+            observer.finished(step, status, count)
 
     def tick(self, at: datetime, backlog: int | None) -> None:
         for observer in self._observers:

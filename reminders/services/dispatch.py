@@ -42,7 +42,7 @@ class NullObserver:
     def sent(self, step: str, lateness_seconds: float) -> None:
         pass
 
-    def finished(self, step: str, status: str) -> None:
+    def finished(self, step: str, status: str, count: int = 1) -> None:
         pass
 
     def tick(self, at: datetime, backlog: int | None) -> None:
@@ -54,8 +54,8 @@ class DispatchReport:
     claimed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
-    def add(self, status: str) -> None:
-        self.counts[status] = self.counts.get(status, 0) + 1
+    def add(self, status: str, count: int = 1) -> None:
+        self.counts[status] = self.counts.get(status, 0) + count
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +128,13 @@ class Dispatcher:
         else:
             outcomes.extend(self._send_windowed(self.executor, to_send))
         steps = {due.reminder.id: due.reminder.step.value for due in claimed}
+        finished: dict[tuple[str, str], int] = {}
         for outcome in outcomes:
-            report.add(outcome["status"])
-            self.observer.finished(steps[outcome["id"]], outcome["status"])
+            key = (steps[outcome["id"]], outcome["status"])
+            finished[key] = finished.get(key, 0) + 1
+        for (step, status), count in finished.items():
+            report.add(status, count)
+            self.observer.finished(step, status, count)
         return len(claimed)
 
     def _triage(

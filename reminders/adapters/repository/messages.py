@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import messages
+from reminders.adapters.repository.batch import insert_rows
 
 
 class MessageRepository:
@@ -27,9 +28,15 @@ class MessageRepository:
         return True
 
     def add_many(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Insert messages given as dicts with the same keys, in one statement."""
         if rows:
-            self._c.execute(
-                insert(messages), [{"created_at": now, "updated_at": now, **r} for r in rows]
+            keys = list(rows[0])
+            insert_rows(
+                self._c,
+                messages,
+                keys,
+                [[r[k] for k in keys] for r in rows],
+                {"created_at": now, "updated_at": now},
             )
 
     def by_provider_sid(self, sid: str) -> Row[Any] | None:

@@ -6,9 +6,22 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from reminders.adapters.db import reminder_rows, sessions, users
+from reminders.adapters.repository.batch import update_rows
 from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
 from reminders.domain.model import (
     DueReminder,
@@ -120,9 +133,20 @@ class ReminderRepository:
         )
         if not claimed:
             return []
-        rows = self._c.execute(
+        r = reminder_rows.c
+        query: Select[Any] = (
             select(
-                reminder_rows,
+                r.id,
+                r.user_id,
+                r.session_id,
+                r.step,
+                r.send_at,
+                r.expires_at,
+                r.due_at,
+                r.status,
+                r.attempts,
+                r.error_code,
+                r.sent_at,
                 users.c.phone,
                 users.c.status.label("user_status"),
                 users.c.timezone,
@@ -132,41 +156,56 @@ class ReminderRepository:
             )
             .join(users, users.c.id == reminder_rows.c.user_id)
             .outerjoin(sessions, sessions.c.id == reminder_rows.c.session_id)
-            .where(reminder_rows.c.id.in_(claimed))
+            .where(self._among(reminder_rows.c.id, claimed))
             .order_by(reminder_rows.c.send_at)
         )
-        return [
-            DueReminder(
-                reminder=reminder_from(r),
-                phone=PhoneNumber(r.phone) if r.phone else None,
-                user_status=UserStatus(r.user_status),
-                schedule=Schedule(r.timezone, parse_wall_time(r.session_time), r.cadence_days),
-                session_starts_at=r.session_starts_at,
+        rows = self._c.execute(query).all()
+        schedules: dict[tuple[str, str, int], Schedule] = {}  # users share a few of them
+        result = []
+        for row in rows:
+            key = (row.timezone, row.session_time, row.cadence_days)
+            schedule = schedules.get(key)
+            if schedule is None:
+                schedule = Schedule(
+                    row.timezone, parse_wall_time(row.session_time), row.cadence_days
+                )
+                schedules[key] = schedule
+            result.append(
+                DueReminder(
+                    reminder=reminder_from(row),
+                    phone=PhoneNumber(row.phone) if row.phone else None,
+                    user_status=UserStatus(row.user_status),
+                    schedule=schedule,
+                    session_starts_at=row.session_starts_at,
+                )
             )
-            for r in rows
-        ]
+        return result
+
+    def _among(self, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
+        """`column IN ids`. On PostgreSQL one array parameter, so the statement's text is the
+        same for any number of ids and the driver does not parse a new one every batch."""
+        if self._c.dialect.name == "postgresql":
+            return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+        return column.in_(ids)
 
     def finish(self, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
         """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
         `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
         `sending` change, so a reminder cancelled mid-send stays cancelled. Outcomes of the
-        same shape go in one executemany."""
-        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        same shape go in one statement."""
+        shapes: dict[tuple[str, ...], list[list[Any]]] = {}
         for outcome in outcomes:
-            keys = tuple(sorted(k for k in outcome if k != "id"))
-            shapes.setdefault(keys, []).append(
-                {"_id": outcome["id"], **{f"_{k}": outcome[k] for k in keys}}
-            )
+            keys = ("id", *sorted(k for k in outcome if k != "id"))
+            shapes.setdefault(keys, []).append([outcome[k] for k in keys])
         for keys, rows in shapes.items():
-            statement = (
-                update(reminder_rows)
-                .where(
-                    reminder_rows.c.id == bindparam("_id"),
-                    reminder_rows.c.status == ReminderStatus.SENDING.value,
-                )
-                .values(updated_at=now, **{k: bindparam(f"_{k}") for k in keys})
+            update_rows(
+                self._c,
+                reminder_rows,
+                keys,
+                rows,
+                {"updated_at": now},
+                where=f"reminders.status = '{ReminderStatus.SENDING.value}'",
             )
-            self._c.execute(statement, rows)
 
     def by_provider_sid(self, sid: str) -> Reminder | None:
         row = self._c.execute(
