@@ -13,11 +13,12 @@ happen, and `claims > 1` on a sent reminder marks the ones that went through it.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from queue import SimpleQueue
+from threading import Condition, Semaphore
 from typing import Any
 
 from reminders.domain.errors import SmsSendError
@@ -64,6 +65,33 @@ class _Attempt:
     body: str
     started_at: datetime
     result: SentSms | SmsSendError | None  # None: released unsent (shutting down)
+
+
+@dataclass
+class _Window:
+    """What the sending lanes of one batch share with the thread recording their outcomes:
+    the sends not yet taken, a slot per send that may be in flight or finished but not yet
+    recorded, and the finished attempts."""
+
+    items: deque[tuple[DueReminder, str]]
+    slots: Semaphore
+    finished: list[_Attempt] = field(default_factory=list)
+    wanted: int = 1  # how many finished attempts the recording thread waits for
+    changed: Condition = field(default_factory=Condition)
+
+    def put(self, attempt: _Attempt) -> None:
+        with self.changed:
+            self.finished.append(attempt)
+            if len(self.finished) >= self.wanted:
+                self.changed.notify()
+
+    def take(self, count: int) -> list[_Attempt]:
+        """Wait until `count` attempts have finished; take every finished one."""
+        with self.changed:
+            self.wanted = count
+            self.changed.wait_for(lambda: len(self.finished) >= count)
+            taken, self.finished = self.finished, []
+            return taken
 
 
 def _may_receive(due: DueReminder) -> bool:
@@ -172,57 +200,43 @@ class Dispatcher:
         self, executor: Executor, to_send: list[tuple[DueReminder, str]]
     ) -> list[dict[str, Any]]:
         """Send in parallel, committing outcomes every `record_every` finished sends. At most
-        `crash_window` sends are ever queued, in flight or finished but unrecorded: that is
-        the most a crash can make the next claimer send again. The slack beyond one commit's
-        worth keeps every thread busy while outcomes are being committed.
+        `crash_window` sends are ever in flight or finished but unrecorded: that is the most
+        a crash can make the next claimer send again. The slack beyond one commit's worth
+        keeps every thread busy while outcomes are being committed.
 
-        The executor's threads run one lane each for the whole batch, taking sends from an
-        inbox and putting attempts in an outbox: two queue operations per SMS instead of a
-        future and a wait, which matters at a thousand sends a second."""
-        window = self.crash_window
-        inbox: SimpleQueue[tuple[DueReminder, str] | None] = SimpleQueue()
-        outbox: SimpleQueue[_Attempt] = SimpleQueue()
+        The executor's threads run one lane each for the whole batch, taking sends from a
+        shared deque once the window has room. This thread sleeps until a commit's worth has
+        finished, instead of waking for every SMS: at a thousand sends a second, each wake-up
+        is a contended hand-over of the interpreter lock that the lanes pay for."""
+        window = _Window(items=deque(to_send), slots=Semaphore(self.crash_window))
         lanes = [
-            executor.submit(self._lane, inbox, outbox)
-            for _ in range(min(self.concurrency, len(to_send)))
+            executor.submit(self._lane, window) for _ in range(min(self.concurrency, len(to_send)))
         ]
-        items = iter(to_send)
-        outstanding = 0  # in the inbox or being sent
-        finished: list[_Attempt] = []
         outcomes: list[dict[str, Any]] = []
+        unrecorded = len(to_send)
         try:
-            while True:
-                while outstanding + len(finished) < window:
-                    item = next(items, None)
-                    if item is None:
-                        break
-                    inbox.put(item)
-                    outstanding += 1
-                if not outstanding:
-                    break
-                finished.append(outbox.get())
-                outstanding -= 1
-                while outstanding and not outbox.empty():
-                    finished.append(outbox.get())
-                    outstanding -= 1
-                if len(finished) >= self.record_every or not outstanding:
-                    outcomes.extend(self._record_sends(finished))
-                    finished = []
+            while unrecorded:
+                finished = window.take(min(self.record_every, unrecorded))
+                unrecorded -= len(finished)
+                outcomes.extend(self._record_sends(finished))
+                window.slots.release(len(finished))
         finally:
-            for _ in lanes:
-                inbox.put(None)
+            window.items.clear()  # when leaving early: the lanes stop taking sends
+            window.slots.release(len(lanes))
             wait(lanes)
-        outcomes.extend(self._record_sends(finished))
         return outcomes
 
-    def _lane(
-        self,
-        inbox: SimpleQueue[tuple[DueReminder, str] | None],
-        outbox: SimpleQueue[_Attempt],
-    ) -> None:
-        """One sending thread's loop: send what the inbox holds until told to stop (None)."""
-        while (item := inbox.get()) is not None:
-            outbox.put(self._send_one(item))
+    def _lane(self, window: _Window) -> None:
+        """One sending thread's loop: send while there is room in the window and something
+        left to send."""
+        while True:
+            window.slots.acquire()
+            try:
+                item = window.items.popleft()
+            except IndexError:
+                window.slots.release()
+                return
+            window.put(self._send_one(item))
 
     def _record_sends(self, attempts: list[_Attempt]) -> list[dict[str, Any]]:
         """Commit the outcomes of finished sends. Called every `record_every` sends, so the
