@@ -106,7 +106,6 @@ reminder_rows = Table(
     Index("ix_reminders_due", "due_at", sqlite_where=text(ACTIVE), postgresql_where=text(ACTIVE)),
     Index("ix_reminders_user", "user_id"),
     Index("ix_reminders_session", "session_id"),
-    Index("ix_reminders_provider_sid", "provider_sid"),
 )
 
 messages = Table(

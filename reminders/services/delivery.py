@@ -85,16 +85,18 @@ def record_status(
         return StatusResult(StatusOutcome.STALE)
     extra = {"twilio_sid": message_sid, "status": word, "error_code": error}
     logger.info("message status updated", extra={**extra, "user_id": message.user_id})
-    retry_at = _update_reminder(uow, now, message_sid, word, error) if rank == 3 else None
+    retry_at = None
+    if rank == 3 and message.reminder_id is not None:
+        retry_at = _update_reminder(uow, now, message.reminder_id, message_sid, word, error)
     if failure and message.user_id is not None:
         _apply_to_user(uow, message.user_id, error, now)
     return StatusResult(StatusOutcome.UPDATED, retry_at)
 
 
 def _update_reminder(
-    uow: UnitOfWork, now: datetime, sid: str, word: str, error: int | None
+    uow: UnitOfWork, now: datetime, reminder_id: int, sid: str, word: str, error: int | None
 ) -> datetime | None:
-    reminder = uow.reminders.by_provider_sid(sid)
+    reminder = uow.reminders.sent_as(reminder_id, sid)
     if reminder is None or reminder.status is not ReminderStatus.SENT:
         return None
     if word == "delivered":

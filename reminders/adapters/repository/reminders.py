@@ -207,9 +207,14 @@ class ReminderRepository:
                 where=f"reminders.status = '{ReminderStatus.SENDING.value}'",
             )
 
-    def by_provider_sid(self, sid: str) -> Reminder | None:
+    def sent_as(self, reminder_id: int, sid: str) -> Reminder | None:
+        """The reminder whose latest send has the provider SID `sid` (the earlier sends of a
+        reminder sent again no longer match). Found by its id: the SID has no index, which
+        would cost every send an index entry."""
         row = self._c.execute(
-            select(reminder_rows).where(reminder_rows.c.provider_sid == sid)
+            select(reminder_rows).where(
+                reminder_rows.c.id == reminder_id, reminder_rows.c.provider_sid == sid
+            )
         ).first()
         return reminder_from(row) if row else None
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from reminders.adapters.db import messages, reminder_rows
 from reminders.bootstrap import Container
-from reminders.domain.model import ReminderStatus, User, UserStatus
+from reminders.domain.model import Reminder, ReminderStatus, User, UserStatus
+from reminders.ports import UnitOfWork
 from tests.e2e.webhook_support import (
     PHONE,
     current,
@@ -36,9 +37,15 @@ def message_status(container: Container, sid: str) -> tuple[str, int | None]:
     return row.status, row.error_code
 
 
+def sent_reminder(uow: UnitOfWork, sid: str) -> Reminder | None:
+    message = uow.messages.by_provider_sid(sid)
+    assert message is not None and message.reminder_id is not None
+    return uow.reminders.sent_as(message.reminder_id, sid)
+
+
 def reminder_status(container: Container, sid: str) -> ReminderStatus:
     with container.uow() as uow:
-        reminder = uow.reminders.by_provider_sid(sid)
+        reminder = sent_reminder(uow, sid)
     assert reminder is not None
     return reminder.status
 
@@ -108,7 +115,7 @@ def test_undelivered_fails_the_reminder_with_the_error_code(
 
     assert message_status(container, sid) == ("undelivered", 30007)
     with container.uow() as uow:
-        reminder = uow.reminders.by_provider_sid(sid)
+        reminder = sent_reminder(uow, sid)
     assert reminder is not None
     assert (reminder.status, reminder.error_code) == (ReminderStatus.FAILED, 30007)
     assert user_status(container, pending) is UserStatus.PENDING
@@ -173,6 +180,25 @@ def test_undelivered_to_an_unreachable_handset_is_sent_again_after_a_backoff(
     assert sender.sent[1].body == sender.sent[0].body
     assert message_status(container, sid) == ("undelivered", 30003)
     assert reminder_status(container, sender.sent[1].sid) is ReminderStatus.SENT
+
+
+def test_a_late_callback_for_the_first_send_leaves_the_second_send_alone(
+    container: Container,
+    twilio: FakeTwilioWebhooks,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    sid: str,
+) -> None:
+    twilio.status(sid, "undelivered", error_code=30003)
+    clock.advance(timedelta(seconds=5))
+    container.dispatch_due()
+    second = sender.sent[1].sid
+
+    twilio.status(sid, "failed", error_code=30003)  # late, about the first send
+
+    assert reminder_status(container, second) is ReminderStatus.SENT
+    twilio.status(second, "delivered")
+    assert reminder_status(container, second) is ReminderStatus.DELIVERED
 
 
 def test_undelivered_to_an_unreachable_handset_is_not_retried_once_stale(
