@@ -43,15 +43,34 @@ def ours_table(results: list[dict[str, Any]]) -> str:
 
 def dispatch_table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| database | SMS | ours (SMS/s) | raw twilio client (SMS/s) | ratio |",
-        "|---|---:|---:|---:|---:|",
+        "| database | SMS | threads | ours, best (SMS/s) | raw client, best (SMS/s) "
+        "| ratio of bests | ratio per round: median (range) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         d = r.get("dispatch")
         if d:
+            ratios = d["rounds"]["ratios"]
             lines.append(
-                f"| {r['db']} | {d['count']:,} | {fmt(d['ours_sms_per_s'], 0)} "
-                f"| {fmt(d['raw_client_sms_per_s'], 0)} | {d['ratio']:.2f} |"
+                f"| {r['db']} | {d['count']:,} | {d['concurrency']} "
+                f"| {fmt(d['ours_sms_per_s'], 0)} | {fmt(d['raw_client_sms_per_s'], 0)} "
+                f"| {d['ratio_of_bests']:.2f} | {d['ratio_median_of_rounds']:.2f} "
+                f"({min(ratios):.2f}–{max(ratios):.2f}) |"
+            )
+    return "\n".join(lines)
+
+
+def overhead_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| database | SMS | our CPU per SMS (µs) | database server CPU per SMS (µs) |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        o = r.get("overhead")
+        if o:
+            lines.append(
+                f"| {r['db']} | {o['count']:,} | {fmt(o['ours_cpu_us_per_sms'], 0)} "
+                f"| {fmt(o['database_server_cpu_us_per_sms'], 0)} |"
             )
     return "\n".join(lines)
 
@@ -163,6 +182,8 @@ def main() -> int:
     print(ours_table(ours))
     print("\n### Dispatch throughput\n")
     print(dispatch_table(ours))
+    print()
+    print(overhead_table(ours))
     print("\n### Lateness through the real service\n")
     print(lateness_table(ours))
     print("\n## The naive design\n")
