@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sqlite3
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{Path('data') / 'reminders.db'}"
 MAX_BRAND_LENGTH = 20  # with the longest values every reply stays one GSM-7 segment
 MAX_HELP_CONTACT_LENGTH = 20
 TWILIO_API_URL = "https://api.twilio.com"
+MIN_SQLITE = (3, 35)  # RETURNING (3.35) in claims, UPDATE ... FROM (3.33) in outcomes
 
 
 class Settings(BaseSettings):
@@ -159,6 +161,12 @@ class Settings(BaseSettings):
             )
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite") and sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ValueError(
+                f"needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer (for UPDATE ... FROM"
+                f" and RETURNING), and this Python has {sqlite3.sqlite_version}; use a newer"
+                " Python build or PostgreSQL"
+            )
         return value
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,23 @@ def test_bad_setting_stops_start_up_with_one_line_naming_it(
     assert code == 2
     assert len(lines) == 1, lines
     assert name in lines[0] and accepted in lines[0], lines[0]
+
+
+def test_sqlite_too_old_for_our_statements_stops_start_up_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REMINDERS_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+
+    code = run_service.main()
+
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert "REMINDERS_DATABASE_URL" in lines[0] and "SQLite 3.35 or newer" in lines[0]
+    assert "3.31.1" in lines[0] and "PostgreSQL" in lines[0]
+    assert not (tmp_path / "r.db").exists()
 
 
 def test_several_bad_settings_give_one_line_each(
