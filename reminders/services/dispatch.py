@@ -85,11 +85,14 @@ class _Window:
             if len(self.finished) >= self.wanted:
                 self.changed.notify()
 
-    def take(self, count: int) -> list[_Attempt]:
-        """Wait until `count` attempts have finished; take every finished one."""
+    def take(self, count: int, patience: float) -> list[_Attempt]:
+        """Wait until `count` attempts have finished, or at least one has and `patience`
+        seconds have passed; take every finished one."""
         with self.changed:
             self.wanted = count
-            self.changed.wait_for(lambda: len(self.finished) >= count)
+            if not self.changed.wait_for(lambda: len(self.finished) >= count, patience):
+                self.wanted = 1
+                self.changed.wait_for(lambda: len(self.finished) >= 1)
             taken, self.finished = self.finished, []
             return taken
 
@@ -120,6 +123,10 @@ class Dispatcher:
     # Finished sends per commit: fewer commits cost less CPU per SMS, here and in the
     # database, but widen the crash window by two for every one more.
     record_every: int = 32
+    # Seconds a finished send may wait for the rest of a commit's worth: with a provider
+    # that answers slowly, outcomes (and the status callbacks that look for them) are not
+    # held back until 32 sends have finished.
+    record_after: float = 0.25
 
     @property
     def crash_window(self) -> int:
@@ -201,10 +208,11 @@ class Dispatcher:
     def _send_windowed(
         self, executor: Executor, to_send: list[tuple[DueReminder, str]]
     ) -> list[dict[str, Any]]:
-        """Send in parallel, committing outcomes every `record_every` finished sends. At most
-        `crash_window` sends are ever in flight or finished but unrecorded: that is the most
-        a crash can make the next claimer send again. The slack beyond one commit's worth
-        keeps every thread busy while outcomes are being committed.
+        """Send in parallel, committing outcomes every `record_every` finished sends, or
+        sooner once `record_after` seconds have passed. At most `crash_window` sends are
+        ever in flight or finished but unrecorded: that is the most a crash can make the
+        next claimer send again. The slack beyond one commit's worth keeps every thread busy
+        while outcomes are being committed.
 
         The executor's threads run one lane each for the whole batch, taking sends from a
         shared deque once the window has room. This thread sleeps until a commit's worth has
@@ -218,7 +226,7 @@ class Dispatcher:
         unrecorded = len(to_send)
         try:
             while unrecorded:
-                finished = window.take(min(self.record_every, unrecorded))
+                finished = window.take(min(self.record_every, unrecorded), self.record_after)
                 unrecorded -= len(finished)
                 outcomes.extend(self._record_sends(finished))
                 window.slots.release(len(finished))

@@ -5,6 +5,7 @@ and a sender that blows up on one thread loses nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -63,6 +64,7 @@ def test_sent_but_unrecorded_never_exceeds_the_crash_window(
 ) -> None:
     """What a crash could make another replica send again: sends the provider took minus
     outcomes committed, looked at as each send starts."""
+    parallel.dispatcher.record_after = 60.0  # only full commits' worth, however slow
     window = parallel.dispatcher.crash_window
     seen: list[int] = []
     lock = threading.Lock()
@@ -78,6 +80,29 @@ def test_sent_but_unrecorded_never_exceeds_the_crash_window(
     assert len(sender.sent) == USERS
     assert max(seen) <= window
     assert max(seen) >= parallel.dispatcher.record_every  # outcomes are batched, as designed
+
+
+def test_a_slow_provider_s_outcomes_are_committed_before_a_full_commit_s_worth(
+    parallel: Container, sender: FakeSmsSender, database_url: str
+) -> None:
+    """Sends that take 20 ms each on four threads would fill a commit's worth in 160 ms;
+    outcomes are committed once `record_after` has passed instead, so a status callback
+    soon after a send finds its message."""
+    parallel.dispatcher.record_after = 0.01
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def before_send(_to: PhoneNumber, _body: str) -> None:
+        recorded = count_status(database_url, "sent")
+        with lock:
+            seen.append(len(sender.sent) - recorded)
+        time.sleep(0.02)  # the provider's answer takes a while
+
+    sender.before_send = before_send
+    parallel.dispatch_due()
+
+    assert count_status(database_url, "sent") == USERS
+    assert max(seen) < parallel.dispatcher.record_every
 
 
 def test_a_stop_mid_batch_releases_the_unsent_for_later(
