@@ -59,13 +59,12 @@ def test_every_due_sms_goes_out_once_and_is_recorded(
     assert count_status(database_url, "sent") == USERS
 
 
-def test_sent_but_unrecorded_never_exceeds_the_crash_window(
-    parallel: Container, sender: FakeSmsSender, database_url: str
-) -> None:
-    """What a crash could make another replica send again: sends the provider took minus
-    outcomes committed, looked at as each send starts."""
-    parallel.dispatcher.record_after = 60.0  # only full commits' worth, however slow
-    window = parallel.dispatcher.crash_window
+def watch_unrecorded(
+    sender: FakeSmsSender, database_url: str, answer_after: float = 0.0
+) -> list[int]:
+    """As each send starts, note how many sends the provider took that are not recorded
+    yet: what a crash then could make another replica send again. `answer_after` makes the
+    provider take that long to answer."""
     seen: list[int] = []
     lock = threading.Lock()
 
@@ -73,8 +72,20 @@ def test_sent_but_unrecorded_never_exceeds_the_crash_window(
         recorded = count_status(database_url, "sent")
         with lock:
             seen.append(len(sender.sent) - recorded)
+        time.sleep(answer_after)
 
     sender.before_send = before_send
+    return seen
+
+
+def test_sent_but_unrecorded_never_exceeds_the_crash_window(
+    parallel: Container, sender: FakeSmsSender, database_url: str
+) -> None:
+    """What a crash could make another replica send again: sends the provider took minus
+    outcomes committed, looked at as each send starts."""
+    parallel.dispatcher.record_after = 60.0  # only full commits' worth, however slow
+    window = parallel.dispatcher.crash_window
+    seen = watch_unrecorded(sender, database_url)
     parallel.dispatch_due()
 
     assert len(sender.sent) == USERS
@@ -89,16 +100,7 @@ def test_a_slow_provider_s_outcomes_are_committed_before_a_full_commit_s_worth(
     outcomes are committed once `record_after` has passed instead, so a status callback
     soon after a send finds its message."""
     parallel.dispatcher.record_after = 0.01
-    seen: list[int] = []
-    lock = threading.Lock()
-
-    def before_send(_to: PhoneNumber, _body: str) -> None:
-        recorded = count_status(database_url, "sent")
-        with lock:
-            seen.append(len(sender.sent) - recorded)
-        time.sleep(0.02)  # the provider's answer takes a while
-
-    sender.before_send = before_send
+    seen = watch_unrecorded(sender, database_url, answer_after=0.02)
     parallel.dispatch_due()
 
     assert count_status(database_url, "sent") == USERS
