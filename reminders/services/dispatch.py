@@ -2,7 +2,7 @@
 
 Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
 committed before the provider is called; outcomes are committed as sends finish, every
-`record_every` sends. A process that dies between the provider accepting a message and that
+`record_every` sends or `record_after` seconds, whichever comes first. A process that dies between the provider accepting a message and that
 commit leaves the row in `sending`; when the lease runs out another dispatcher claims it again
 and the SMS goes out a second time. A dispatcher never has more than `crash_window` sends
 started but not recorded (its threads plus two commits' worth), so that is the most a dying

@@ -25,27 +25,18 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot send {type(value).__name__} in a batch")
 
 
-def _processed(dialect: Dialect, table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row's values through their column types' bind processors."""
-    result = {}
-    for key, value in row.items():
-        process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-        result[key] = value if process is None or value is None else process(value)
-    return result
-
-
-def _rows_param(
+def _bound(
     dialect: Dialect, table: Table, keys: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> str:
+) -> list[dict[str, Any]]:
+    """Each row as {key: value}, every value through its column type's bind processor."""
     processors = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-    payload = [
+    return [
         {
             k: v if p is None or v is None else p(v)
             for k, p, v in zip(keys, processors, row, strict=True)
         }
         for row in rows
     ]
-    return json.dumps(payload, default=_json_default, separators=(",", ":"))
 
 
 def _source(dialect: Dialect, table: Table, keys: Sequence[str]) -> str:
@@ -92,8 +83,9 @@ def _execute(
     fixed: Mapping[str, Any],
 ) -> None:
     dialect = connection.dialect
-    values = {f"f_{k}": v for k, v in _processed(dialect, table, fixed).items()}
-    connection.execute(statement, {"rows": _rows_param(dialect, table, keys, rows), **values})
+    payload = json.dumps(_bound(dialect, table, keys, rows), default=_json_default)
+    (values,) = _bound(dialect, table, list(fixed), [list(fixed.values())])
+    connection.execute(statement, {"rows": payload, **{f"f_{k}": v for k, v in values.items()}})
 
 
 def insert_rows(
