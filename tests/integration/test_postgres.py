@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Engine, event, func, insert, select, text
 
 from reminders.adapters.db import make_engine, reminder_rows, users
 from reminders.adapters.migrate import migrate
@@ -101,3 +102,71 @@ def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str
     assert len(everything) == len(set(everything)) == 3000
     assert sending == 3000
     assert sum(1 for ids in claimed if ids) > 1  # the work really was shared
+
+
+def seeded(url: str, count: int, *, analyze: bool) -> Engine:
+    """A migrated schema with `count` due reminders of one user, with statistics or, as
+    just after a bulk enrolment, none yet."""
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            insert(users)
+            .values(
+                phone="+14155550123",
+                status="active",
+                timezone="UTC",
+                session_time="12:00",
+                cadence_days=14,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(reminder_rows),
+            [
+                {
+                    "user_id": user_id,
+                    "step": "roll",
+                    "send_at": NOW,
+                    "expires_at": NOW + timedelta(hours=2),
+                    "due_at": NOW - timedelta(seconds=i),
+                    "status": "scheduled",
+                    "updated_at": NOW,
+                }
+                for i in range(count)
+            ],
+        )
+    if analyze:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+    return engine
+
+
+def test_recording_outcomes_looks_rows_up_by_primary_key(postgres_schema_url: str) -> None:
+    """With statistics that say hardly any row is `sending`, a join on the JSON rows made the
+    planner scan the whole table for every commit of outcomes."""
+    engine = seeded(postgres_schema_url, 5000, analyze=True)
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    with engine.begin() as connection:
+        claimed = ReminderRepository(connection).claim_due(NOW, NOW + timedelta(minutes=1), 32)
+    event.listen(engine, "before_cursor_execute", keep)
+    with engine.begin() as connection:
+        ReminderRepository(connection).finish(
+            [{"id": due.reminder.id, "status": "sent", "sent_at": NOW} for due in claimed], NOW
+        )
+    event.remove(engine, "before_cursor_execute", keep)
+    (statement, parameters) = statements[-1]
+    with engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(f"EXPLAIN {statement}", parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    engine.dispose()
+
+    assert "Index Scan using reminders_pkey on reminders" in plan
+    assert "Seq Scan on reminders" not in plan

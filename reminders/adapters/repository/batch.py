@@ -68,9 +68,17 @@ def _update(
     assignments = ", ".join(
         [*(f"{k} = v.{k}" for k in settable), *(f"{k} = :f_{k}" for k in fixed)]
     )
+    among = ""
+    if dialect.name == "postgresql":
+        # The planner takes json_to_recordset for 100 rows of unknown ids, and once the
+        # table's statistics say few rows match `where`, it scans the whole table for
+        # them. The keys as an array make it look them up in the primary key instead.
+        among = (
+            f" AND {table.name}.{key} = ANY(CAST(:keys AS {table.c[key].type.compile(dialect)}[]))"
+        )
     return text(
         f"UPDATE {table.name} SET {assignments} FROM {_source(dialect, table, keys)}"
-        f" WHERE {table.name}.{key} = v.{key} AND {where}"
+        f" WHERE {table.name}.{key} = v.{key} AND {where}{among}"
     )
 
 
@@ -85,7 +93,10 @@ def _execute(
     dialect = connection.dialect
     payload = json.dumps(_bound(dialect, table, keys, rows), default=_json_default)
     (values,) = _bound(dialect, table, list(fixed), [list(fixed.values())])
-    connection.execute(statement, {"rows": payload, **{f"f_{k}": v for k, v in values.items()}})
+    parameters = {"rows": payload, **{f"f_{k}": v for k, v in values.items()}}
+    if ":keys" in statement.text:
+        parameters["keys"] = [row[0] for row in rows]
+    connection.execute(statement, parameters)
 
 
 def insert_rows(
