@@ -186,10 +186,16 @@ class Reminder:
 
 @dataclass(frozen=True, slots=True)
 class DueReminder:
-    """A claimed reminder with what sending it needs: the user's number, state and schedule."""
+    """A claimed reminder with what sending it needs, and nothing more: the step and its
+    times, the attempts so far, the user's number, state and zone, the session's start."""
 
-    reminder: Reminder
+    id: int
+    user_id: int
+    step: Step
+    send_at: datetime
+    expires_at: datetime
+    attempts: int
     phone: PhoneNumber | None
     user_status: UserStatus
-    schedule: Schedule
+    timezone: str
     session_starts_at: datetime | None

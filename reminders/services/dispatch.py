@@ -2,12 +2,13 @@
 
 Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
 committed before the provider is called; outcomes are committed as sends finish, every
-`record_every` sends or `record_after` seconds, whichever comes first. A process that dies between the provider accepting a message and that
-commit leaves the row in `sending`; when the lease runs out another dispatcher claims it again
-and the SMS goes out a second time. A dispatcher never has more than `crash_window` sends
-started but not recorded (its threads plus two commits' worth), so that is the most a dying
-process can leave to be sent twice, never its whole batch. It is the only way a duplicate can
-happen, and `claims > 1` on a sent reminder marks the ones that went through it.
+`record_every` sends or `record_after` seconds, whichever comes first. A process that dies
+between the provider accepting a message and that commit leaves the row in `sending`; when the
+lease runs out another dispatcher claims it again and the SMS goes out a second time. A
+dispatcher never has more than `crash_window` sends started but not recorded (its threads plus
+two commits' worth), so that is the most a dying process can leave to be sent twice, never its
+whole batch. It is the only way a duplicate can happen, and `claims > 1` on a sent reminder
+marks the ones that went through it.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class _Window:
 def _may_receive(due: DueReminder) -> bool:
     if due.phone is None:
         return False
-    if due.reminder.step is Step.CONSENT_REQUEST:
+    if due.step is Step.CONSENT_REQUEST:
         return due.user_status is UserStatus.PENDING
     return due.user_status is UserStatus.ACTIVE
 
@@ -164,7 +165,7 @@ class Dispatcher:
                 outcomes.extend(self._record_sends([self._send_one(item)]))
         else:
             outcomes.extend(self._send_windowed(self.executor, to_send))
-        steps = {due.reminder.id: due.reminder.step.value for due in claimed}
+        steps = {due.id: due.step.value for due in claimed}
         finished: dict[tuple[str, str], int] = {}
         for outcome in outcomes:
             key = (steps[outcome["id"]], outcome["status"])
@@ -181,12 +182,11 @@ class Dispatcher:
         waiting out quiet hours) and those to send now, with their text."""
         outcomes: list[dict[str, Any]] = []
         to_send: list[tuple[DueReminder, str]] = []
-        for due in claimed:
-            reminder = due.reminder
-            if not _may_receive(due):
+        for reminder in claimed:
+            if not _may_receive(reminder):
                 outcomes.append({"id": reminder.id, "status": ReminderStatus.CANCELLED.value})
                 continue
-            zone = zone_for(due.schedule.timezone)
+            zone = zone_for(reminder.timezone)
             decision = decide_send(
                 now=now, expires_at=reminder.expires_at, zone=zone, quiet=self.policy.quiet_hours
             )
@@ -201,8 +201,10 @@ class Dispatcher:
                     }
                 )
             else:
-                body = reminder_text(self.policy.brand, reminder.step, due.session_starts_at, zone)
-                to_send.append((due, body))
+                body = reminder_text(
+                    self.policy.brand, reminder.step, reminder.session_starts_at, zone
+                )
+                to_send.append((reminder, body))
         return outcomes, to_send
 
     def _send_windowed(
@@ -261,7 +263,7 @@ class Dispatcher:
             outcome = self._outcome(attempt, stopped)
             outcomes.append(outcome)
             if outcome["status"] == ReminderStatus.SENT.value:
-                reminder = attempt.due.reminder
+                reminder = attempt.due
                 messages.append(
                     {
                         "user_id": reminder.user_id,
@@ -299,7 +301,7 @@ class Dispatcher:
     def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
         """Never raises: a lane that died would leave its batch waiting for it forever."""
         due, body = item
-        started_at = due.reminder.send_at  # until the clock has answered
+        started_at = due.send_at  # until the clock has answered
         try:
             started_at = self.clock.now()
             if self.should_stop():
@@ -309,12 +311,12 @@ class Dispatcher:
         except SmsSendError as exc:
             result = exc
         except Exception as exc:  # a bug here or in a sender must not lose the batch
-            logger.exception("sending raised unexpectedly", extra={"reminder_id": due.reminder.id})
+            logger.exception("sending raised unexpectedly", extra={"reminder_id": due.id})
             result = SmsSendError(f"unexpected {type(exc).__name__}", code=None, permanent=False)
         return _Attempt(due, body, started_at, result)
 
     def _outcome(self, attempt: _Attempt, stopped: dict[int, UserStatus]) -> dict[str, Any]:
-        reminder = attempt.due.reminder
+        reminder = attempt.due
         extra = {"reminder_id": reminder.id, "user_id": reminder.user_id, "step": reminder.step}
         result = attempt.result
         if result is None:

@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    Select,
     any_,
     bindparam,
     func,
@@ -29,10 +28,13 @@ from reminders.domain.model import (
     PlannedReminder,
     Reminder,
     ReminderStatus,
-    Schedule,
+    Step,
     UserStatus,
-    parse_wall_time,
 )
+
+
+def _by_send_at(due: DueReminder) -> datetime:
+    return due.send_at
 
 
 class ReminderRepository:
@@ -99,86 +101,64 @@ class ReminderRepository:
         return result.rowcount
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DueReminder]:
-        """Claim up to `limit` due reminders: `scheduled` ones whose time has come and `sending`
-        ones whose lease ran out (a replica crashed mid-send). The claim is one conditional
-        UPDATE: rows locked by another replica are skipped on PostgreSQL, and SQLite has one
-        writer at a time, so no row is claimed twice."""
-        due = reminder_rows.c.due_at <= now
+        """Claim up to `limit` due reminders, oldest due first: `scheduled` ones whose time
+        has come and `sending` ones whose lease ran out (a replica crashed mid-send). The
+        claim is one conditional UPDATE: rows locked by another replica are skipped on
+        PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
+        what sending needs is read back."""
+        r, u = reminder_rows.c, users.c
+        due = r.due_at <= now
         candidates = (
-            select(reminder_rows.c.id)
-            .where(IS_ACTIVE, due)
-            .order_by(reminder_rows.c.due_at)
-            .limit(limit)
+            select(r.id).where(IS_ACTIVE, due).order_by(r.due_at).limit(limit).correlate(None)
         )
         if self._c.dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        claimed = (
-            self._c.execute(
-                update(reminder_rows)
-                .where(
-                    reminder_rows.c.id.in_(candidates.scalar_subquery()),
-                    reminder_rows.c.status.in_(ACTIVE_VALUES),
-                    due,
-                )
-                .values(
-                    status=ReminderStatus.SENDING.value,
-                    due_at=lease_until,
-                    claims=reminder_rows.c.claims + 1,
-                    updated_at=now,
-                )
-                .returning(reminder_rows.c.id)
+            # ARRAY(subquery) runs the locking subquery exactly once, before the update. As
+            # a plain IN (subquery) the planner may run it again for each outer row, and
+            # with SKIP LOCKED every run picks other rows: claims far beyond `limit`.
+            locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+            among = r.id == any_(func.array(locked))
+        else:
+            among = r.id.in_(candidates.scalar_subquery())
+        claimed = self._c.execute(
+            update(reminder_rows)
+            .where(among, r.status.in_(ACTIVE_VALUES), due)
+            .values(
+                status=ReminderStatus.SENDING.value,
+                due_at=lease_until,
+                claims=r.claims + 1,
+                updated_at=now,
             )
-            .scalars()
-            .all()
-        )
+            .returning(r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
+        ).all()
         if not claimed:
             return []
-        r = reminder_rows.c
-        query: Select[Any] = (
-            select(
-                r.id,
-                r.user_id,
-                r.session_id,
-                r.step,
-                r.send_at,
-                r.expires_at,
-                r.due_at,
-                r.status,
-                r.attempts,
-                r.error_code,
-                r.sent_at,
-                users.c.phone,
-                users.c.status.label("user_status"),
-                users.c.timezone,
-                users.c.session_time,
-                users.c.cadence_days,
-                sessions.c.starts_at.label("session_starts_at"),
-            )
-            .join(users, users.c.id == reminder_rows.c.user_id)
-            .outerjoin(sessions, sessions.c.id == reminder_rows.c.session_id)
-            .where(self._among(reminder_rows.c.id, claimed))
-            .order_by(reminder_rows.c.send_at)
-        )
-        rows = self._c.execute(query).all()
-        schedules: dict[tuple[str, str, int], Schedule] = {}  # users share a few of them
+        recipients = {
+            row[0]: row[1:]
+            for row in self._c.execute(
+                select(r.id, u.phone, u.status, u.timezone, sessions.c.starts_at)
+                .join(users, u.id == r.user_id)
+                .outerjoin(sessions, sessions.c.id == r.session_id)
+                .where(self._among(r.id, [row[0] for row in claimed]))
+            ).all()
+        }
         result = []
-        for row in rows:
-            key = (row.timezone, row.session_time, row.cadence_days)
-            schedule = schedules.get(key)
-            if schedule is None:
-                schedule = Schedule(
-                    row.timezone, parse_wall_time(row.session_time), row.cadence_days
-                )
-                schedules[key] = schedule
+        for reminder_id, user_id, step, send_at, expires_at, attempts in claimed:
+            phone, user_status, timezone, session_starts_at = recipients[reminder_id]
             result.append(
                 DueReminder(
-                    reminder=reminder_from(row),
-                    phone=PhoneNumber(row.phone) if row.phone else None,
-                    user_status=UserStatus(row.user_status),
-                    schedule=schedule,
-                    session_starts_at=row.session_starts_at,
+                    id=reminder_id,
+                    user_id=user_id,
+                    step=Step(step),
+                    send_at=send_at,
+                    expires_at=expires_at,
+                    attempts=attempts,
+                    phone=PhoneNumber(phone) if phone else None,
+                    user_status=UserStatus(user_status),
+                    timezone=timezone,
+                    session_starts_at=session_starts_at,
                 )
             )
+        result.sort(key=_by_send_at)  # RETURNING keeps no order
         return result
 
     def _among(self, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
