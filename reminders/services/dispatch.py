@@ -8,17 +8,19 @@ lease runs out another dispatcher claims it again and the SMS goes out a second 
 dispatcher never has more than `crash_window` sends started but not recorded (its threads plus
 two commits' worth), so that is the most a dying process can leave to be sent twice, never its
 whole batch. It is the only way a duplicate can happen, and `claims > 1` on a sent reminder
-marks the ones that went through it.
+marks the ones that went through it. Reminders claimed but not yet handed to the provider (the
+next batch is claimed while the last is still sending) are only late after a crash: their
+lease runs out and they are sent once, by whoever claims them next.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from threading import Condition, Semaphore
 from typing import Any
 
@@ -70,12 +72,12 @@ class _Attempt:
 
 @dataclass
 class _Window:
-    """What the sending lanes of one batch share with the thread recording their outcomes:
-    the sends not yet taken, a slot per send that may be in flight or finished but not yet
-    recorded, and the finished attempts."""
+    """What the sending lanes share with the thread recording their outcomes: the sends not
+    yet taken (None tells a lane to stop), a slot per send that may be in flight or finished
+    but not yet recorded, and the finished attempts."""
 
-    items: deque[tuple[DueReminder, str]]
     slots: Semaphore
+    inbox: SimpleQueue[tuple[DueReminder, str] | None] = field(default_factory=SimpleQueue)
     finished: list[_Attempt] = field(default_factory=list)
     wanted: int = 1  # how many finished attempts the recording thread waits for
     changed: Condition = field(default_factory=Condition)
@@ -138,124 +140,154 @@ class Dispatcher:
         """Send everything due now, batch by batch, until nothing is due or a stop is asked
         for. One bad reminder never stops the others."""
         report = DispatchReport()
-        while not self.should_stop():
-            # A beat per batch: draining a long backlog is the dispatcher at work, and
-            # readiness must not call it stuck.
-            self.last_beat_at = self.clock.now()
-            claimed = self._dispatch_batch(report)
-            if claimed < self.batch_size:
-                break
+        batches = self._claimed_batches(report)
+        if self.executor is None:
+            for to_send in batches:
+                for item in to_send:
+                    self._record_sends([self._send_one(item)], report)
+        else:
+            self._send_windowed(self.executor, batches, report)
         self.last_beat_at = self.clock.now()
         self.observer.tick(self.last_beat_at, None)
         return report
 
-    def _dispatch_batch(self, report: DispatchReport) -> int:
-        now = self.clock.now()
-        with self.uow_factory() as uow:
-            claimed = uow.reminders.claim_due(now, now + self.lease, self.batch_size)
-            uow.commit()
-        if not claimed:
-            return 0
-        report.claimed += len(claimed)
-        outcomes, to_send = self._triage(claimed, now)
-        if outcomes:
-            self._record(outcomes, [], {})
-        if self.executor is None or len(to_send) <= 1:
-            for item in to_send:
-                outcomes.extend(self._record_sends([self._send_one(item)]))
-        else:
-            outcomes.extend(self._send_windowed(self.executor, to_send))
-        steps = {due.id: due.step.value for due in claimed}
+    def _claimed_batches(self, report: DispatchReport) -> Iterator[list[tuple[DueReminder, str]]]:
+        """Claim batch after batch until a claim comes back short or a stop is asked for;
+        settle what needs no sending at once and yield the rest, with their texts."""
+        while not self.should_stop():
+            # A beat per batch: draining a long backlog is the dispatcher at work, and
+            # readiness must not call it stuck.
+            self.last_beat_at = now = self.clock.now()
+            with self.uow_factory() as uow:
+                claimed = uow.reminders.claim_due(now, now + self.lease, self.batch_size)
+                uow.commit()
+            report.claimed += len(claimed)
+            settled, to_send = self._triage(claimed, now)
+            if settled:
+                self._record([outcome for _, outcome in settled], [], {})
+                self._count(report, settled)
+            if to_send:
+                yield to_send
+            if len(claimed) < self.batch_size:
+                return
+
+    def _count(self, report: DispatchReport, outcomes: list[tuple[Step, dict[str, Any]]]) -> None:
         finished: dict[tuple[str, str], int] = {}
-        for outcome in outcomes:
-            key = (steps[outcome["id"]], outcome["status"])
+        for step, outcome in outcomes:
+            key = (step.value, outcome["status"])
             finished[key] = finished.get(key, 0) + 1
-        for (step, status), count in finished.items():
+        for (step_name, status), count in finished.items():
             report.add(status, count)
-            self.observer.finished(step, status, count)
-        return len(claimed)
+            self.observer.finished(step_name, status, count)
 
     def _triage(
         self, claimed: list[DueReminder], now: datetime
-    ) -> tuple[list[dict[str, Any]], list[tuple[DueReminder, str]]]:
+    ) -> tuple[list[tuple[Step, dict[str, Any]]], list[tuple[DueReminder, str]]]:
         """Split claimed reminders into those settled without sending (cancelled, expired,
         waiting out quiet hours) and those to send now, with their text."""
-        outcomes: list[dict[str, Any]] = []
+        settled: list[tuple[Step, dict[str, Any]]] = []
         to_send: list[tuple[DueReminder, str]] = []
         for reminder in claimed:
             if not _may_receive(reminder):
-                outcomes.append({"id": reminder.id, "status": ReminderStatus.CANCELLED.value})
+                outcome = {"id": reminder.id, "status": ReminderStatus.CANCELLED.value}
+                settled.append((reminder.step, outcome))
                 continue
             zone = zone_for(reminder.timezone)
             decision = decide_send(
                 now=now, expires_at=reminder.expires_at, zone=zone, quiet=self.policy.quiet_hours
             )
             if decision.action == "expire":
-                outcomes.append({"id": reminder.id, "status": ReminderStatus.EXPIRED.value})
+                outcome = {"id": reminder.id, "status": ReminderStatus.EXPIRED.value}
+                settled.append((reminder.step, outcome))
             elif decision.action == "wait":
-                outcomes.append(
-                    {
-                        "id": reminder.id,
-                        "status": ReminderStatus.SCHEDULED.value,
-                        "due_at": decision.wait_until,
-                    }
-                )
+                outcome = {
+                    "id": reminder.id,
+                    "status": ReminderStatus.SCHEDULED.value,
+                    "due_at": decision.wait_until,
+                }
+                settled.append((reminder.step, outcome))
             else:
                 body = reminder_text(
                     self.policy.brand, reminder.step, reminder.session_starts_at, zone
                 )
                 to_send.append((reminder, body))
-        return outcomes, to_send
+        return settled, to_send
 
     def _send_windowed(
-        self, executor: Executor, to_send: list[tuple[DueReminder, str]]
-    ) -> list[dict[str, Any]]:
+        self,
+        executor: Executor,
+        batches: Iterator[list[tuple[DueReminder, str]]],
+        report: DispatchReport,
+    ) -> None:
         """Send in parallel, committing outcomes every `record_every` finished sends, or
         sooner once `record_after` seconds have passed. At most `crash_window` sends are
         ever in flight or finished but unrecorded: that is the most a crash can make the
         next claimer send again. The slack beyond one commit's worth keeps every thread busy
         while outcomes are being committed.
 
-        The executor's threads run one lane each for the whole batch, taking sends from a
-        shared deque once the window has room. This thread sleeps until a commit's worth has
+        The executor's threads run one lane each for the whole dispatch, taking sends from
+        an inbox once the window has room. This thread sleeps until a commit's worth has
         finished, instead of waking for every SMS: at a thousand sends a second, each wake-up
-        is a contended hand-over of the interpreter lock that the lanes pay for."""
-        window = _Window(items=deque(to_send), slots=Semaphore(self.crash_window))
-        lanes = [
-            executor.submit(self._lane, window) for _ in range(min(self.concurrency, len(to_send)))
-        ]
-        outcomes: list[dict[str, Any]] = []
-        unrecorded = len(to_send)
+        is a contended hand-over of the interpreter lock that the lanes pay for. It claims
+        the next batch while half of the last one is still waiting to be sent, so the lanes
+        never stand idle while a claim is made."""
+        window = _Window(slots=Semaphore(self.crash_window))
+        refill_below = max(self.batch_size // 2, self.concurrency)
+        unrecorded = 0
+        more = True
+
+        def refill() -> None:
+            nonlocal unrecorded, more
+            while more and window.inbox.qsize() < refill_below:
+                try:
+                    to_send = next(batches, None)
+                except Exception:
+                    # What is already claimed is still sent and recorded; the rest waits
+                    # for the next tick.
+                    logger.exception("could not claim due reminders")
+                    to_send = None
+                if to_send is None:
+                    more = False
+                    return
+                for item in to_send:
+                    window.inbox.put(item)
+                unrecorded += len(to_send)
+
+        refill()
+        if not unrecorded:
+            return
+        lanes = [executor.submit(self._lane, window) for _ in range(self.concurrency)]
         try:
             while unrecorded:
                 finished = window.take(min(self.record_every, unrecorded), self.record_after)
                 unrecorded -= len(finished)
-                outcomes.extend(self._record_sends(finished))
+                self._record_sends(finished, report)
                 window.slots.release(len(finished))
+                refill()
         finally:
-            window.items.clear()  # when leaving early: the lanes stop taking sends
+            while True:  # when leaving early: the lanes stop taking sends
+                try:
+                    window.inbox.get_nowait()
+                except Empty:
+                    break
+            for _ in lanes:
+                window.inbox.put(None)
             window.slots.release(len(lanes))
             wait(lanes)
-        return outcomes
 
     def _lane(self, window: _Window) -> None:
-        """One sending thread's loop: send while there is room in the window and something
-        left to send."""
-        while True:
+        """One sending thread's loop: send while there is something to send and room in
+        the window."""
+        while (item := window.inbox.get()) is not None:
             window.slots.acquire()
-            try:
-                item = window.items.popleft()
-            except IndexError:
-                window.slots.release()
-                return
             window.put(self._send_one(item))
 
-    def _record_sends(self, attempts: list[_Attempt]) -> list[dict[str, Any]]:
+    def _record_sends(self, attempts: list[_Attempt], report: DispatchReport) -> None:
         """Commit the outcomes of finished sends. Called every `record_every` sends, so the
         window in which a crash can lead to a second send holds at most that many finished
         sends plus those in flight, never a whole batch."""
         if not attempts:
-            return []
+            return
         stopped: dict[int, UserStatus] = {}
         outcomes = []
         messages = []
@@ -280,7 +312,8 @@ class Dispatcher:
         except Exception:
             # The rows stay `sending` and their lease will run out: retried, not lost.
             logger.exception("could not record send outcomes", extra={"count": len(outcomes)})
-        return outcomes
+        steps = [attempt.due.step for attempt in attempts]
+        self._count(report, list(zip(steps, outcomes, strict=True)))
 
     def _record(
         self,

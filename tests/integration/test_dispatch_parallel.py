@@ -7,11 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from reminders.adapters.db import reminder_rows
+from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
 from reminders.domain.model import PhoneNumber
 from tests.conftest import DATABASES, both_databases
@@ -139,3 +142,58 @@ def test_a_sender_that_raises_on_one_thread_loses_nothing(
 
     assert report.counts == {"sent": USERS - 1, "scheduled": 1}  # the one is retried later
     assert count_status(database_url, "sending") == 0
+
+
+def test_the_next_batch_is_claimed_while_the_last_is_still_sending(
+    parallel: Container, sender: FakeSmsSender, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lanes never stand idle waiting for a claim: the last sends of the first batch of
+    50 are held until the second claim has begun, which would never happen if claims waited
+    for the batch to drain."""
+    second_claim = threading.Event()
+    waits: list[bool] = []
+    claims = 0
+    claim_due = ReminderRepository.claim_due
+
+    def noting_claims(self: ReminderRepository, *args: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        print("claim", claims, len(sender.sent), time.monotonic())
+        if claims == 2:
+            second_claim.set()
+        return claim_due(self, *args)
+
+    def hold_the_tail_of_the_first_batch(_to: PhoneNumber, _body: str) -> None:
+        if len(sender.sent) >= 40 and not second_claim.is_set():
+            waits.append(second_claim.wait(5))
+
+    monkeypatch.setattr(ReminderRepository, "claim_due", noting_claims)
+    sender.before_send = hold_the_tail_of_the_first_batch
+    parallel.dispatch_due()
+
+    assert len(sender.sent) == USERS
+    assert waits and all(waits)
+
+
+def test_a_claim_that_fails_mid_dispatch_still_records_what_was_sent(
+    parallel: Container, sender: FakeSmsSender, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims = 0
+    claim_due = ReminderRepository.claim_due
+
+    def failing_second_claim(self: ReminderRepository, *args: Any) -> Any:
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            raise OperationalError("claim", {}, Exception("the database went away"))
+        return claim_due(self, *args)
+
+    monkeypatch.setattr(ReminderRepository, "claim_due", failing_second_claim)
+    report = parallel.dispatch_due()
+
+    assert report.counts == {"sent": 50}  # the first batch
+    assert count_status(database_url, "sent") == 50
+    assert count_status(database_url, "sending") == 0
+    assert count_status(database_url, "scheduled") == USERS - 50
+    parallel.dispatch_due()  # the next tick sends the rest
+    assert count_status(database_url, "sent") == USERS
