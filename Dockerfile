@@ -37,7 +37,7 @@ COPY . ./
 RUN --mount=type=secret,id=ca,required=false \
     if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi && \
     /opt/venv/bin/pip install --no-deps . && \
-    /opt/venv/bin/python -c "import reminders, config"
+    /opt/venv/bin/python -c "import reminders, config, pycurl"
 
 # ---------------------------------------------------------------------------------------------
 # Final stage: the base image, the virtual environment and run_service.py; runs as non-root

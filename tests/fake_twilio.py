@@ -37,6 +37,7 @@ import math
 import re
 import signal
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -168,7 +169,9 @@ class FakeTwilio:
         *,
         account_sid: str | None = TEST_ACCOUNT_SID,
         auth_token: str | None = TEST_AUTH_TOKEN,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self._tls = tls  # a server context: answer over HTTPS
         self.account_sid = account_sid  # None: any AccountSid in the path is accepted
         self.auth_token = auth_token  # None: any password is accepted
         self._address = (host, port)
@@ -187,7 +190,8 @@ class FakeTwilio:
         """Base URL to hand to TwilioSmsSender as api_url, e.g. http://127.0.0.1:40123."""
         if self._server is None:
             raise RuntimeError("the fake Twilio server is not running")
-        return f"http://{self._address[0]}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._address[0]}:{self.port}"
 
     @property
     def port(self) -> int:
@@ -199,6 +203,8 @@ class FakeTwilio:
         self._stopping.clear()
         server = _Server(self._address, _Handler)
         server.fake = self
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.01}, name="fake-twilio"
@@ -215,14 +221,18 @@ class FakeTwilio:
         with self._changed:
             self._changed.notify_all()
         server.shutdown()
+        self.drop_idle_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def drop_idle_connections(self) -> None:
+        """Close every keep-alive connection, as a server does with those idle too long."""
         with self._changed:
             connections = list(self._connections)
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join()
 
     def __enter__(self) -> FakeTwilio:
         return self.start()

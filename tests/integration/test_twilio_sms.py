@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import certifi
 import pytest
+import trustme
 
 from reminders.adapters.twilio_sms import TwilioSmsSender, ca_bundle, proxy_for, rewrite_url
 from reminders.domain.errors import InvalidInput, SmsSendError
@@ -26,6 +28,7 @@ from tests.fake_twilio import (
     Fault,
     running_fake_twilio,
 )
+from tests.forward_proxy import running_forward_proxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATUS_CALLBACK_URL = "https://reminders.example.com/twilio/status"
@@ -336,6 +339,94 @@ def test_more_callers_than_kept_connections_all_send(fake: FakeTwilio) -> None:
             thread.join()
 
     assert len(fake.messages()) == 4
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    fake: FakeTwilio, twilio_sender: TwilioSmsSender
+) -> None:
+    twilio_sender.send(TO, "before the server closed it")
+    fake.drop_idle_connections()
+
+    twilio_sender.send(TO, "after")
+
+    assert len({r.client_port for r in fake.messages()}) == 2
+
+
+def clear_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_sends_go_through_the_proxy_the_environment_names(
+    fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear_proxy_settings(monkeypatch)
+    with running_forward_proxy() as (proxy_url, seen):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        with make_sender(fake) as sender:
+            sender.send(TO, "through the proxy")
+
+    assert seen == [f"POST {fake.url}{MESSAGES_PATH}"]
+    assert fake.messages()[0].params["Body"] == "through the proxy"
+
+
+@pytest.fixture
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_fake(tls_ca: trustme.CA) -> Iterator[FakeTwilio]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("127.0.0.1").configure_cert(context)
+    with running_fake_twilio(tls=context) as server:
+        yield server
+
+
+def test_https_trusts_the_ca_bundle_the_environment_names(
+    tls_fake: FakeTwilio, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clear_proxy_settings(monkeypatch)
+    bundle = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+
+    with make_sender(tls_fake) as sender:
+        sent = sender.send(TO, "over TLS")
+
+    assert tls_fake.url.startswith("https://")
+    assert [r.sid for r in tls_fake.messages()] == [sent.provider_sid]
+
+
+def test_https_through_a_proxy_tunnels_with_connect(
+    tls_fake: FakeTwilio, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clear_proxy_settings(monkeypatch)
+    bundle = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    with running_forward_proxy() as (proxy_url, seen):
+        monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+        with make_sender(tls_fake) as sender:
+            sender.send(TO, "tunnelled")
+
+    assert seen == [f"CONNECT 127.0.0.1:{tls_fake.port}"]
+    assert tls_fake.messages()[0].params["Body"] == "tunnelled"
+
+
+def test_an_untrusted_certificate_is_refused_as_transient(
+    tls_fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    clear_proxy_settings(monkeypatch)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)  # certifi's bundle does not know it
+
+    with make_sender(tls_fake) as sender, caplog.at_level(logging.WARNING):
+        error = send_error(sender)
+
+    assert (error.code, error.permanent) == (None, False)
+    assert tls_fake.messages() == []
+    assert "curl error 60" in caplog.text  # the peer's certificate did not verify
 
 
 def test_proxy_comes_from_the_environment_and_respects_no_proxy(
