@@ -71,15 +71,8 @@ def test_insert_rows_stores_what_an_ordinary_insert_stores(connection: Connectio
     }
     later = NOW.replace(microsecond=0) + timedelta(days=1)
     connection.execute(insert(messages), [{**row, "created_at": NOW, "updated_at": NOW}])
-    keys = list(row)
     other = {**row, "provider_sid": "SM" + "b" * 32, "user_id": 2}
-    insert_rows(
-        connection,
-        messages,
-        keys,
-        [[other[k] for k in keys]],
-        {"created_at": later, "updated_at": later},
-    )
+    insert_rows(connection, messages, [other], {"created_at": later, "updated_at": later})
     ordinary, batched = connection.execute(select(messages).order_by(messages.c.id)).all()
     assert batched.body == ordinary.body == BODY
     assert (batched.user_id, batched.provider_sid, batched.error_code) == (2, "SM" + "b" * 32, None)
@@ -95,14 +88,18 @@ def test_update_rows_sets_each_row_its_values_where_the_condition_holds(
         [reminder(1, "sending"), reminder(2, "sending"), reminder(1, "cancelled")],
     )
     sent_at = NOW + timedelta(seconds=1)
+    keys = ("id", "status", "provider_sid", "sent_at", "attempts", "error_code")
     update_rows(
         connection,
         reminder_rows,
-        ("id", "status", "provider_sid", "sent_at", "attempts", "error_code"),
+        "id",
         [
-            [1, "sent", "SM" + "1" * 32, sent_at, 1, None],
-            [2, "scheduled", None, None, 1, 20429],
-            [3, "sent", "SM" + "3" * 32, sent_at, 1, None],  # cancelled meanwhile
+            dict(zip(keys, values, strict=True))
+            for values in (
+                (1, "sent", "SM" + "1" * 32, sent_at, 1, None),
+                (2, "scheduled", None, None, 1, 20429),
+                (3, "sent", "SM" + "3" * 32, sent_at, 1, None),  # cancelled meanwhile
+            )
         ],
         {"updated_at": sent_at},
         where="reminders.status = 'sending'",

@@ -11,7 +11,7 @@ Table and column names come from the schema, never from input.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -25,18 +25,34 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot send {type(value).__name__} in a batch")
 
 
+@lru_cache(maxsize=64)
+def _processors(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """The keys whose column type has a bind processor, with it: most have none."""
+    return tuple(
+        (k, p)
+        for k in keys
+        if (p := table.c[k].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    )
+
+
 def _bound(
-    dialect: Dialect, table: Table, keys: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> list[dict[str, Any]]:
-    """Each row as {key: value}, every value through its column type's bind processor."""
-    processors = [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-    return [
-        {
-            k: v if p is None or v is None else p(v)
-            for k, p, v in zip(keys, processors, row, strict=True)
-        }
-        for row in rows
-    ]
+    dialect: Dialect, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> Sequence[Mapping[str, Any]]:
+    """The rows with every value through its column type's bind processor; rows with no
+    value to process are not copied (strings and integers go as they are)."""
+    processed = _processors(dialect, table, keys)
+    if not processed:
+        return rows
+    bound = []
+    for row in rows:
+        values = dict(row)
+        for k, p in processed:
+            if (v := values[k]) is not None:
+                values[k] = p(v)
+        bound.append(values)
+    return bound
 
 
 def _source(dialect: Dialect, table: Table, keys: Sequence[str]) -> str:
@@ -73,9 +89,8 @@ def _update(
         # The planner takes json_to_recordset for 100 rows of unknown ids, and once the
         # table's statistics say few rows match `where`, it scans the whole table for
         # them. The keys as an array make it look them up in the primary key instead.
-        among = (
-            f" AND {table.name}.{key} = ANY(CAST(:keys AS {table.c[key].type.compile(dialect)}[]))"
-        )
+        key_type = table.c[key].type.compile(dialect)
+        among = f" AND {table.name}.{key} = ANY(CAST(:keys AS {key_type}[]))"
     return text(
         f"UPDATE {table.name} SET {assignments} FROM {_source(dialect, table, keys)}"
         f" WHERE {table.name}.{key} = v.{key} AND {where}{among}"
@@ -86,42 +101,44 @@ def _execute(
     connection: Connection,
     statement: TextClause,
     table: Table,
-    keys: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    keys: tuple[str, ...],
+    rows: Sequence[Mapping[str, Any]],
     fixed: Mapping[str, Any],
 ) -> None:
     dialect = connection.dialect
     payload = json.dumps(_bound(dialect, table, keys, rows), default=_json_default)
-    (values,) = _bound(dialect, table, list(fixed), [list(fixed.values())])
+    (values,) = _bound(dialect, table, tuple(fixed), [fixed])
     parameters = {"rows": payload, **{f"f_{k}": v for k, v in values.items()}}
     if ":keys" in statement.text:
-        parameters["keys"] = [row[0] for row in rows]
+        parameters["keys"] = [row[keys[0]] for row in rows]
     connection.execute(statement, parameters)
 
 
 def insert_rows(
     connection: Connection,
     table: Table,
-    keys: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Sequence[Mapping[str, Any]],
     fixed: Mapping[str, Any],
 ) -> None:
-    """INSERT `rows` (values in the order of `keys`), each with the `fixed` values too."""
+    """INSERT `rows` (all with the same keys), each with the `fixed` values too."""
     if rows:
-        statement = _insert(connection.dialect, table, tuple(keys), tuple(fixed))
+        keys = tuple(rows[0])
+        statement = _insert(connection.dialect, table, keys, tuple(fixed))
         _execute(connection, statement, table, keys, rows, fixed)
 
 
 def update_rows(
     connection: Connection,
     table: Table,
-    keys: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    key: str,
+    rows: Sequence[Mapping[str, Any]],
     fixed: Mapping[str, Any],
     where: str,
 ) -> None:
-    """UPDATE the rows whose primary key is the first of `keys`: set the other keys to the
-    row's values and `fixed` to theirs, where the literal condition `where` also holds."""
+    """UPDATE the rows whose primary key `key` each row names: set its other keys (all rows
+    have the same) to the row's values and `fixed` to theirs, where the literal condition
+    `where` also holds."""
     if rows:
-        statement = _update(connection.dialect, table, tuple(keys), tuple(fixed), where)
+        keys = (key, *(k for k in rows[0] if k != key))
+        statement = _update(connection.dialect, table, keys, tuple(fixed), where)
         _execute(connection, statement, table, keys, rows, fixed)

@@ -29,15 +29,7 @@ class MessageRepository:
 
     def add_many(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
         """Insert messages given as dicts with the same keys, in one statement."""
-        if rows:
-            keys = list(rows[0])
-            insert_rows(
-                self._c,
-                messages,
-                keys,
-                [[r[k] for k in keys] for r in rows],
-                {"created_at": now, "updated_at": now},
-            )
+        insert_rows(self._c, messages, rows, {"created_at": now, "updated_at": now})
 
     def by_provider_sid(self, sid: str) -> Row[Any] | None:
         return self._c.execute(select(messages).where(messages.c.provider_sid == sid)).first()
