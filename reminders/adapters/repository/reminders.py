@@ -6,18 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
-    Connection,
-    Integer,
-    any_,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, any_, func, insert, select, update
 
 from reminders.adapters.db import reminder_rows, sessions, users
 from reminders.adapters.repository.batch import update_rows
@@ -119,7 +108,7 @@ class ReminderRepository:
             among = r.id == any_(func.array(locked))
         else:
             among = r.id.in_(candidates.scalar_subquery())
-        claimed = self._c.execute(
+        claim = (
             update(reminder_rows)
             .where(among, r.status.in_(ACTIVE_VALUES), due)
             .values(
@@ -128,60 +117,75 @@ class ReminderRepository:
                 claims=r.claims + 1,
                 updated_at=now,
             )
-            .returning(r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
-        ).all()
-        if not claimed:
-            return []
-        recipients = {
-            row[0]: row[1:]
-            for row in self._c.execute(
-                select(r.id, u.phone, u.status, u.timezone, sessions.c.starts_at)
-                .join(users, u.id == r.user_id)
-                .outerjoin(sessions, sessions.c.id == r.session_id)
-                .where(self._among(r.id, [row[0] for row in claimed]))
-            ).all()
-        }
-        result = []
-        for reminder_id, user_id, step, send_at, expires_at, attempts in claimed:
-            phone, user_status, timezone, session_starts_at = recipients[reminder_id]
-            result.append(
-                DueReminder(
-                    id=reminder_id,
-                    user_id=user_id,
-                    step=Step(step),
-                    send_at=send_at,
-                    expires_at=expires_at,
-                    attempts=attempts,
-                    phone=PhoneNumber(phone) if phone else None,
-                    user_status=UserStatus(user_status),
-                    timezone=timezone,
-                    session_starts_at=session_starts_at,
+        )
+        reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
+        starts_at = sessions.c.starts_at
+        if self._c.dialect.name == "postgresql":
+            # One statement: the user's columns come from the join, the session's start
+            # from a subquery (a reminder may have no session).
+            session_start = select(starts_at).where(sessions.c.id == r.session_id)
+            rows: Sequence[tuple[Any, ...]] = self._c.execute(
+                claim.where(u.id == r.user_id).returning(
+                    *reminder, u.phone, u.status, u.timezone, session_start.scalar_subquery()
                 )
+            ).all()
+        else:
+            # SQLite's RETURNING sees only the updated table: the rest in a second query.
+            claimed = self._c.execute(claim.returning(*reminder)).all()
+            if not claimed:
+                return []
+            recipients = {
+                row[0]: row[1:]
+                for row in self._c.execute(
+                    select(r.id, u.phone, u.status, u.timezone, starts_at)
+                    .join(users, u.id == r.user_id)
+                    .outerjoin(sessions, sessions.c.id == r.session_id)
+                    .where(r.id.in_([row[0] for row in claimed]))
+                ).all()
+            }
+            rows = [(*row, *recipients[row[0]]) for row in claimed]
+        result = [
+            DueReminder(
+                id=reminder_id,
+                user_id=user_id,
+                step=Step(step),
+                send_at=send_at,
+                expires_at=expires_at,
+                attempts=attempts,
+                phone=PhoneNumber(phone) if phone else None,
+                user_status=UserStatus(user_status),
+                timezone=timezone,
+                session_starts_at=session_starts_at,
             )
+            for (
+                reminder_id,
+                user_id,
+                step,
+                send_at,
+                expires_at,
+                attempts,
+                phone,
+                user_status,
+                timezone,
+                session_starts_at,
+            ) in rows
+        ]
         result.sort(key=_by_send_at)  # RETURNING keeps no order
         return result
-
-    def _among(self, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
-        """`column IN ids`. On PostgreSQL one array parameter, so the statement's text is the
-        same for any number of ids and the driver does not parse a new one every batch."""
-        if self._c.dialect.name == "postgresql":
-            return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
-        return column.in_(ids)
 
     def finish(self, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
         """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
         `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
         `sending` change, so a reminder cancelled mid-send stays cancelled. Outcomes of the
         same shape go in one statement."""
-        shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+        shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
         for outcome in outcomes:
-            keys = ("id", *sorted(k for k in outcome if k != "id"))
-            shapes.setdefault(keys, []).append([outcome[k] for k in keys])
-        for keys, rows in shapes.items():
+            shapes.setdefault(frozenset(outcome), []).append(outcome)
+        for rows in shapes.values():
             update_rows(
                 self._c,
                 reminder_rows,
-                keys,
+                "id",
                 rows,
                 {"updated_at": now},
                 where=f"reminders.status = '{ReminderStatus.SENDING.value}'",
