@@ -45,6 +45,7 @@ from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import reminder_rows
 from reminders.adapters.twilio_sms import TwilioSmsSender
 from reminders.bootstrap import bootstrap
+from reminders.domain.messages import consent_request_text
 from reminders.domain.model import PhoneNumber, Schedule
 from reminders.ports import SentSms
 from reminders.services.bulk import Enrollment, enroll_many
@@ -272,9 +273,11 @@ def twilio_sender(fake_url: str, concurrency: int) -> TwilioSmsSender:
 
 
 def raw_client_rate(fake_url: str, count: int, concurrency: int) -> float:
+    """The same client sending alone: the SMS the dispatcher sends in `dispatch_rate` (a
+    consent question), so both sides post and parse the same amount of text."""
     sender = twilio_sender(fake_url, concurrency)
     phone = PhoneNumber("+14155550123")
-    body = "RollerCare: raw client throughput probe, one GSM-7 segment long."
+    body = consent_request_text(settings_for("sqlite://").brand_name)
     with ThreadPoolExecutor(concurrency) as pool:
         started = time.perf_counter()
         list(pool.map(lambda _i: sender.send(phone, body), range(count)))
