@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="sending threads")
     parser.add_argument(
-        "--rounds", type=int, default=4, help="dispatch rounds, alternating ours and raw"
+        "--rounds", type=int, default=12, help="dispatch rounds, alternating ours and raw"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)

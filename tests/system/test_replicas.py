@@ -167,7 +167,7 @@ def test_replicas_send_everything_once_when_one_is_killed(
     engine.dispose()
     print(
         f"\nreplica test: {len(messages)} messages for {len(per_number)} numbers; "
-        f"{len(reclaimed)} reminders re-claimed after the kill (the crash window), "
+        f"{len(reclaimed)} reminders re-claimed after the kill (claimed but not recorded), "
         f"{len(duplicated)} of them sent twice; statuses {statuses}; exit codes {codes}; "
         f"the killed replica sent {sent_by_killed}"
     )
