@@ -42,8 +42,10 @@ def test_replicas_migrating_at_once_leave_one_schema(postgres_schema_url: str) -
     assert [v[0] for v in versions] == ["0002"]
 
 
-def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str) -> None:
-    engine = make_engine(postgres_schema_url)
+def seeded(url: str, count: int, *, analyze: bool) -> Engine:
+    """A migrated schema with `count` due reminders of one user, with statistics or, as
+    just after a bulk enrolment, none yet."""
+    engine = make_engine(url)
     migrate(engine)
     with engine.begin() as connection:
         user_id = connection.execute(
@@ -71,9 +73,17 @@ def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str
                     "status": "scheduled",
                     "updated_at": NOW,
                 }
-                for i in range(3000)
+                for i in range(count)
             ],
         )
+    if analyze:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+    return engine
+
+
+def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str) -> None:
+    engine = seeded(postgres_schema_url, 3000, analyze=False)
     claimed: list[list[int]] = [[] for _ in range(6)]
 
     def claim(index: int) -> None:
@@ -102,46 +112,6 @@ def test_concurrent_claims_never_take_the_same_reminder(postgres_schema_url: str
     assert len(everything) == len(set(everything)) == 3000
     assert sending == 3000
     assert sum(1 for ids in claimed if ids) > 1  # the work really was shared
-
-
-def seeded(url: str, count: int, *, analyze: bool) -> Engine:
-    """A migrated schema with `count` due reminders of one user, with statistics or, as
-    just after a bulk enrolment, none yet."""
-    engine = make_engine(url)
-    migrate(engine)
-    with engine.begin() as connection:
-        user_id = connection.execute(
-            insert(users)
-            .values(
-                phone="+14155550123",
-                status="active",
-                timezone="UTC",
-                session_time="12:00",
-                cadence_days=14,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            .returning(users.c.id)
-        ).scalar_one()
-        connection.execute(
-            insert(reminder_rows),
-            [
-                {
-                    "user_id": user_id,
-                    "step": "roll",
-                    "send_at": NOW,
-                    "expires_at": NOW + timedelta(hours=2),
-                    "due_at": NOW - timedelta(seconds=i),
-                    "status": "scheduled",
-                    "updated_at": NOW,
-                }
-                for i in range(count)
-            ],
-        )
-    if analyze:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE"))
-    return engine
 
 
 def test_a_claim_takes_no_more_than_its_limit(postgres_schema_url: str) -> None:

@@ -383,14 +383,17 @@ def tls_fake(tls_ca: trustme.CA) -> Iterator[FakeTwilio]:
         yield server
 
 
-def test_https_trusts_the_ca_bundle_the_environment_names(
-    tls_fake: FakeTwilio, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+@pytest.fixture
+def trusting_the_ca(tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No proxy, and REQUESTS_CA_BUNDLE names a file with the test CA."""
     clear_proxy_settings(monkeypatch)
     bundle = tmp_path / "ca.pem"
     tls_ca.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
 
+
+@pytest.mark.usefixtures("trusting_the_ca")
+def test_https_trusts_the_ca_bundle_the_environment_names(tls_fake: FakeTwilio) -> None:
     with make_sender(tls_fake) as sender:
         sent = sender.send(TO, "over TLS")
 
@@ -398,13 +401,10 @@ def test_https_trusts_the_ca_bundle_the_environment_names(
     assert [r.sid for r in tls_fake.messages()] == [sent.provider_sid]
 
 
+@pytest.mark.usefixtures("trusting_the_ca")
 def test_https_through_a_proxy_tunnels_with_connect(
-    tls_fake: FakeTwilio, tls_ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tls_fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clear_proxy_settings(monkeypatch)
-    bundle = tmp_path / "ca.pem"
-    tls_ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     with running_forward_proxy() as (proxy_url, seen):
         monkeypatch.setenv("HTTPS_PROXY", proxy_url)
         with make_sender(tls_fake) as sender:
