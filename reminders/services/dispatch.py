@@ -323,8 +323,7 @@ class Dispatcher:
     ) -> None:
         at = self.clock.now()
         with self.uow_factory() as uow:
-            uow.reminders.finish(outcomes, at)
-            uow.messages.add_many(messages, at)
+            uow.reminders.finish(outcomes, at, sent=messages)
             for user_id, status in stopped.items():
                 user = uow.users.get(user_id)
                 if user is not None:

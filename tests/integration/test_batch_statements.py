@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, event, insert, select, update
 
 from reminders.adapters.db import make_engine, messages, reminder_rows, users
 from reminders.adapters.migrate import migrate
-from reminders.adapters.repository.batch import insert_rows, update_rows
+from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
 from tests.conftest import DATABASES, both_databases
 
 NOW = datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC)
@@ -59,7 +59,7 @@ def reminder(user_id: int, status: str) -> dict[str, Any]:
     }
 
 
-def test_insert_rows_stores_what_an_ordinary_insert_stores(connection: Connection) -> None:
+def test_a_batch_insert_stores_what_an_ordinary_insert_stores(connection: Connection) -> None:
     row = {
         "user_id": 1,
         "direction": "out",
@@ -72,7 +72,7 @@ def test_insert_rows_stores_what_an_ordinary_insert_stores(connection: Connectio
     later = NOW.replace(microsecond=0) + timedelta(days=1)
     connection.execute(insert(messages), [{**row, "created_at": NOW, "updated_at": NOW}])
     other = {**row, "provider_sid": "SM" + "b" * 32, "user_id": 2}
-    insert_rows(connection, messages, [other], {"created_at": later, "updated_at": later})
+    write(connection, [InsertRows(messages, [other], {"created_at": later, "updated_at": later})])
     ordinary, batched = connection.execute(select(messages).order_by(messages.c.id)).all()
     assert batched.body == ordinary.body == BODY
     assert (batched.user_id, batched.provider_sid, batched.error_code) == (2, "SM" + "b" * 32, None)
@@ -80,7 +80,7 @@ def test_insert_rows_stores_what_an_ordinary_insert_stores(connection: Connectio
     assert batched.created_at == batched.updated_at == later
 
 
-def test_update_rows_sets_each_row_its_values_where_the_condition_holds(
+def test_a_batch_update_sets_each_row_its_values_where_the_condition_holds(
     connection: Connection,
 ) -> None:
     connection.execute(
@@ -89,20 +89,21 @@ def test_update_rows_sets_each_row_its_values_where_the_condition_holds(
     )
     sent_at = NOW + timedelta(seconds=1)
     keys = ("id", "status", "provider_sid", "sent_at", "attempts", "error_code")
-    update_rows(
+    rows = [
+        dict(zip(keys, values, strict=True))
+        for values in (
+            (1, "sent", "SM" + "1" * 32, sent_at, 1, None),
+            (2, "scheduled", None, None, 1, 20429),
+            (3, "sent", "SM" + "3" * 32, sent_at, 1, None),  # cancelled meanwhile
+        )
+    ]
+    write(
         connection,
-        reminder_rows,
-        "id",
         [
-            dict(zip(keys, values, strict=True))
-            for values in (
-                (1, "sent", "SM" + "1" * 32, sent_at, 1, None),
-                (2, "scheduled", None, None, 1, 20429),
-                (3, "sent", "SM" + "3" * 32, sent_at, 1, None),  # cancelled meanwhile
+            UpdateRows(
+                reminder_rows, "id", rows, {"updated_at": sent_at}, "reminders.status = 'sending'"
             )
         ],
-        {"updated_at": sent_at},
-        where="reminders.status = 'sending'",
     )
     rows = {r.id: r for r in connection.execute(select(reminder_rows))}
     assert (rows[1].status, rows[1].provider_sid, rows[1].sent_at) == (
@@ -118,3 +119,47 @@ def test_update_rows_sets_each_row_its_values_where_the_condition_holds(
     assert connection.execute(
         select(reminder_rows.c.id).where(reminder_rows.c.sent_at == sent_at)
     ).scalars().all() == [1, 2]
+
+
+def test_several_changes_go_in_one_statement_on_postgresql(connection: Connection) -> None:
+    """Outcomes of two shapes and the messages sent: three changes, one round trip on
+    PostgreSQL; SQLite, in-process, runs them one by one."""
+    connection.execute(insert(reminder_rows), [reminder(1, "sending"), reminder(2, "sending")])
+    statements: list[str] = []
+
+    def note(*args: Any) -> None:
+        statements.append(args[2])
+
+    sid = "SM" + "1" * 32
+    event.listen(connection, "before_cursor_execute", note)
+
+    write(
+        connection,
+        [
+            UpdateRows(
+                reminder_rows, "id", [{"id": 1, "status": "sent", "provider_sid": sid}], {}, "1 = 1"
+            ),
+            UpdateRows(reminder_rows, "id", [{"id": 2, "status": "scheduled"}], {}, "1 = 1"),
+            UpdateRows(reminder_rows, "id", [], {}, "1 = 1"),  # no rows: nothing to do
+            InsertRows(
+                messages,
+                [
+                    {
+                        "user_id": 1,
+                        "reminder_id": 1,
+                        "direction": "out",
+                        "body": BODY,
+                        "status": "queued",
+                        "provider_sid": sid,
+                    }
+                ],
+                {"created_at": NOW, "updated_at": NOW},
+            ),
+        ],
+    )
+    event.remove(connection, "before_cursor_execute", note)
+
+    statuses = dict(connection.execute(select(reminder_rows.c.id, reminder_rows.c.status)).all())
+    assert statuses == {1: "sent", 2: "scheduled"}
+    assert connection.execute(select(messages.c.body)).scalars().all() == [BODY]
+    assert len(statements) == (1 if connection.dialect.name == "postgresql" else 3)

@@ -6,12 +6,17 @@ the rows travel as one JSON parameter, read with `json_to_recordset` on PostgreS
 `json_each` on SQLite (3.33 or newer, for UPDATE ... FROM). Values go through each column's
 own bind processing first, so they are stored exactly as an ordinary insert stores them.
 Table and column names come from the schema, never from input.
+
+On PostgreSQL several changes go as one statement (all but the last as data-modifying CTEs):
+one round trip, and on a connection in autocommit mode a transaction of its own, with no
+BEGIN and COMMIT to wait for. SQLite runs them one after the other, in-process.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -19,10 +24,116 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table, TextClause, text
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, date):  # a driver-native date or naive UTC datetime (PostgreSQL)
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} in a batch")
+@dataclass(frozen=True)
+class InsertRows:
+    """INSERT `rows` (all with the same keys), each with the `fixed` values too."""
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+    fixed: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class UpdateRows:
+    """UPDATE the rows whose primary key `key` each row names: set its other keys (all rows
+    have the same) to the row's values and `fixed` to theirs, where the literal condition
+    `where` also holds."""
+
+    table: Table
+    key: str
+    rows: Sequence[Mapping[str, Any]]
+    fixed: Mapping[str, Any]
+    where: str
+
+
+# What a change's SQL depends on: its kind, table, keys (the key column first for an
+# update), fixed columns and condition.
+_Shape = tuple[str, Table, tuple[str, ...], tuple[str, ...], str]
+
+
+def write(connection: Connection, changes: Sequence[InsertRows | UpdateRows]) -> None:
+    """Apply the changes that have rows, in order; on PostgreSQL in one statement."""
+    changes = [change for change in changes if change.rows]
+    if not changes:
+        return
+    dialect = connection.dialect
+    shapes = [_shape(change) for change in changes]
+    if dialect.name == "postgresql":
+        parameters: dict[str, Any] = {}
+        for index, (change, shape) in enumerate(zip(changes, shapes, strict=True)):
+            parameters.update(_parameters(dialect, change, shape, f"{index}_"))
+        connection.execute(_combined(dialect, tuple(shapes)), parameters)
+        return
+    for change, shape in zip(changes, shapes, strict=True):
+        connection.execute(_single(dialect, shape), _parameters(dialect, change, shape, ""))
+
+
+def _shape(change: InsertRows | UpdateRows) -> _Shape:
+    if isinstance(change, InsertRows):
+        keys = tuple(change.rows[0])
+        return ("insert", change.table, keys, tuple(change.fixed), "")
+    keys = (change.key, *(k for k in change.rows[0] if k != change.key))
+    return ("update", change.table, keys, tuple(change.fixed), change.where)
+
+
+@lru_cache(maxsize=64)
+def _combined(dialect: Dialect, shapes: tuple[_Shape, ...]) -> TextClause:
+    *first, last = [_sql(dialect, shape, f"{i}_") for i, shape in enumerate(shapes)]
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(first))
+    return text(f"WITH {ctes} {last}" if ctes else last)
+
+
+@lru_cache(maxsize=64)
+def _single(dialect: Dialect, shape: _Shape) -> TextClause:
+    return text(_sql(dialect, shape, ""))
+
+
+@lru_cache(maxsize=64)
+def _sql(dialect: Dialect, shape: _Shape, prefix: str) -> str:
+    kind, table, keys, fixed, where = shape
+    source = _source(dialect, table, keys, prefix)
+    if kind == "insert":
+        targets = ", ".join([*keys, *fixed])
+        selected = ", ".join([*(f"v.{k}" for k in keys), *(f":{prefix}f_{k}" for k in fixed)])
+        return f"INSERT INTO {table.name} ({targets}) SELECT {selected} FROM {source}"
+    key, *settable = keys
+    assignments = ", ".join(
+        [*(f"{k} = v.{k}" for k in settable), *(f"{k} = :{prefix}f_{k}" for k in fixed)]
+    )
+    among = ""
+    if dialect.name == "postgresql":
+        # The planner takes json_to_recordset for 100 rows of unknown ids, and once the
+        # table's statistics say few rows match `where`, it scans the whole table for
+        # them. The keys as an array make it look them up in the primary key instead.
+        key_type = table.c[key].type.compile(dialect)
+        among = f" AND {table.name}.{key} = ANY(CAST(:{prefix}keys AS {key_type}[]))"
+    return (
+        f"UPDATE {table.name} SET {assignments} FROM {source}"
+        f" WHERE {table.name}.{key} = v.{key} AND {where}{among}"
+    )
+
+
+def _source(dialect: Dialect, table: Table, keys: Sequence[str], prefix: str) -> str:
+    """A FROM item named `v`, with a column for each key, read from the `rows` parameter."""
+    if dialect.name == "postgresql":
+        columns = ", ".join(f"{k} {table.c[k].type.compile(dialect)}" for k in keys)
+        return f"json_to_recordset(CAST(:{prefix}rows AS json)) AS v({columns})"
+    if dialect.name == "sqlite":
+        fields = ", ".join(f"json_extract(value, '$.{k}') AS {k}" for k in keys)
+        return f"(SELECT {fields} FROM json_each(:{prefix}rows)) AS v"
+    raise NotImplementedError(f"no batch statements for {dialect.name}")
+
+
+def _parameters(
+    dialect: Dialect, change: InsertRows | UpdateRows, shape: _Shape, prefix: str
+) -> dict[str, Any]:
+    _, table, keys, fixed, _ = shape
+    payload = json.dumps(_bound(dialect, table, keys, change.rows), default=_json_default)
+    (values,) = _bound(dialect, table, fixed, [change.fixed])
+    parameters = {f"{prefix}rows": payload, **{f"{prefix}f_{k}": v for k, v in values.items()}}
+    if isinstance(change, UpdateRows) and dialect.name == "postgresql":
+        parameters[f"{prefix}keys"] = [row[change.key] for row in change.rows]
+    return parameters
 
 
 @lru_cache(maxsize=64)
@@ -55,90 +166,7 @@ def _bound(
     return bound
 
 
-def _source(dialect: Dialect, table: Table, keys: Sequence[str]) -> str:
-    """A FROM item named `v`, with a column for each key, read from the `:rows` parameter."""
-    if dialect.name == "postgresql":
-        columns = ", ".join(f"{k} {table.c[k].type.compile(dialect)}" for k in keys)
-        return f"json_to_recordset(CAST(:rows AS json)) AS v({columns})"
-    if dialect.name == "sqlite":
-        fields = ", ".join(f"json_extract(value, '$.{k}') AS {k}" for k in keys)
-        return f"(SELECT {fields} FROM json_each(:rows)) AS v"
-    raise NotImplementedError(f"no batch statements for {dialect.name}")
-
-
-@lru_cache(maxsize=64)
-def _insert(
-    dialect: Dialect, table: Table, keys: tuple[str, ...], fixed: tuple[str, ...]
-) -> TextClause:
-    targets = ", ".join([*keys, *fixed])
-    selected = ", ".join([*(f"v.{k}" for k in keys), *(f":f_{k}" for k in fixed)])
-    source = _source(dialect, table, keys)
-    return text(f"INSERT INTO {table.name} ({targets}) SELECT {selected} FROM {source}")
-
-
-@lru_cache(maxsize=64)
-def _update(
-    dialect: Dialect, table: Table, keys: tuple[str, ...], fixed: tuple[str, ...], where: str
-) -> TextClause:
-    key, *settable = keys
-    assignments = ", ".join(
-        [*(f"{k} = v.{k}" for k in settable), *(f"{k} = :f_{k}" for k in fixed)]
-    )
-    among = ""
-    if dialect.name == "postgresql":
-        # The planner takes json_to_recordset for 100 rows of unknown ids, and once the
-        # table's statistics say few rows match `where`, it scans the whole table for
-        # them. The keys as an array make it look them up in the primary key instead.
-        key_type = table.c[key].type.compile(dialect)
-        among = f" AND {table.name}.{key} = ANY(CAST(:keys AS {key_type}[]))"
-    return text(
-        f"UPDATE {table.name} SET {assignments} FROM {_source(dialect, table, keys)}"
-        f" WHERE {table.name}.{key} = v.{key} AND {where}{among}"
-    )
-
-
-def _execute(
-    connection: Connection,
-    statement: TextClause,
-    table: Table,
-    keys: tuple[str, ...],
-    rows: Sequence[Mapping[str, Any]],
-    fixed: Mapping[str, Any],
-) -> None:
-    dialect = connection.dialect
-    payload = json.dumps(_bound(dialect, table, keys, rows), default=_json_default)
-    (values,) = _bound(dialect, table, tuple(fixed), [fixed])
-    parameters = {"rows": payload, **{f"f_{k}": v for k, v in values.items()}}
-    if ":keys" in statement.text:
-        parameters["keys"] = [row[keys[0]] for row in rows]
-    connection.execute(statement, parameters)
-
-
-def insert_rows(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    fixed: Mapping[str, Any],
-) -> None:
-    """INSERT `rows` (all with the same keys), each with the `fixed` values too."""
-    if rows:
-        keys = tuple(rows[0])
-        statement = _insert(connection.dialect, table, keys, tuple(fixed))
-        _execute(connection, statement, table, keys, rows, fixed)
-
-
-def update_rows(
-    connection: Connection,
-    table: Table,
-    key: str,
-    rows: Sequence[Mapping[str, Any]],
-    fixed: Mapping[str, Any],
-    where: str,
-) -> None:
-    """UPDATE the rows whose primary key `key` each row names: set its other keys (all rows
-    have the same) to the row's values and `fixed` to theirs, where the literal condition
-    `where` also holds."""
-    if rows:
-        keys = (key, *(k for k in rows[0] if k != key))
-        statement = _update(connection.dialect, table, keys, tuple(fixed), where)
-        _execute(connection, statement, table, keys, rows, fixed)
+def _json_default(value: object) -> str:
+    if isinstance(value, date):  # a driver-native date or naive UTC datetime (PostgreSQL)
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} in a batch")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import messages
-from reminders.adapters.repository.batch import insert_rows
 
 
 class MessageRepository:
@@ -26,10 +25,6 @@ class MessageRepository:
         except IntegrityError:
             return False
         return True
-
-    def add_many(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
-        """Insert messages given as dicts with the same keys, in one statement."""
-        insert_rows(self._c, messages, rows, {"created_at": now, "updated_at": now})
 
     def by_provider_sid(self, sid: str) -> Row[Any] | None:
         return self._c.execute(select(messages).where(messages.c.provider_sid == sid)).first()

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, any_, func, insert, select, update
 
-from reminders.adapters.db import reminder_rows, sessions, users
-from reminders.adapters.repository.batch import update_rows
+from reminders.adapters.db import messages, reminder_rows, sessions, users
+from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
 from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
 from reminders.domain.model import (
     DueReminder,
@@ -173,23 +173,27 @@ class ReminderRepository:
         result.sort(key=_by_send_at)  # RETURNING keeps no order
         return result
 
-    def finish(self, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
+    def finish(
+        self,
+        outcomes: Sequence[dict[str, Any]],
+        now: datetime,
+        sent: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
         `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
-        `sending` change, so a reminder cancelled mid-send stays cancelled. Outcomes of the
-        same shape go in one statement."""
+        `sending` change, so a reminder cancelled mid-send stays cancelled. `sent` are the
+        messages those sends were (rows of `messages`, all with the same keys), recorded
+        whatever became of their reminder. On PostgreSQL it is all one statement."""
         shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
         for outcome in outcomes:
             shapes.setdefault(frozenset(outcome), []).append(outcome)
-        for rows in shapes.values():
-            update_rows(
-                self._c,
-                reminder_rows,
-                "id",
-                rows,
-                {"updated_at": now},
-                where=f"reminders.status = '{ReminderStatus.SENDING.value}'",
-            )
+        sending = f"reminders.status = '{ReminderStatus.SENDING.value}'"
+        changes: list[InsertRows | UpdateRows] = [
+            UpdateRows(reminder_rows, "id", rows, {"updated_at": now}, sending)
+            for rows in shapes.values()
+        ]
+        changes.append(InsertRows(messages, sent, {"created_at": now, "updated_at": now}))
+        write(self._c, changes)
 
     def sent_as(self, reminder_id: int, sid: str) -> Reminder | None:
         """The reminder whose latest send has the provider SID `sid` (the earlier sends of a
