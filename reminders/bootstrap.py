@@ -131,6 +131,12 @@ def bootstrap(
     metrics = Metrics()
     dispatcher = Dispatcher(
         uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
+        # A claim and a record of outcomes are one statement each on PostgreSQL.
+        statement_uow_factory=(
+            (lambda: SqlAlchemyUnitOfWork(engine, autocommit=True))
+            if engine.dialect.name == "postgresql"
+            else None
+        ),
         sender=sender if sender is not None else build_sender(settings),
         clock=clock if clock is not None else SystemClock(),
         policy=policy,

@@ -16,18 +16,24 @@ from reminders.adapters.repository import (
 
 
 class SqlAlchemyUnitOfWork:
+    """With `autocommit`, each statement is a transaction of its own: for work that is a
+    single statement, it saves the round trips of BEGIN and COMMIT (PostgreSQL)."""
+
     users: UserRepository
     sessions: SessionRepository
     reminders: ReminderRepository
     messages: MessageRepository
     reply_log: ReplyLogRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, autocommit: bool = False) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         connection = self._engine.connect()
+        if self._autocommit:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         connection.begin()
         self._connection = connection
         self.users = UserRepository(connection)

@@ -35,7 +35,14 @@ from reminders.domain.model import (
     UserStatus,
 )
 from reminders.domain.planning import decide_send, retry_delay, zone_for
-from reminders.ports import Clock, DispatchObserver, SentSms, SmsSender, UnitOfWorkFactory
+from reminders.ports import (
+    Clock,
+    DispatchObserver,
+    SentSms,
+    SmsSender,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from reminders.services.policy import Policy
 from reminders.services.routine import stop_reminders
 
@@ -130,6 +137,13 @@ class Dispatcher:
     # that answers slowly, outcomes (and the status callbacks that look for them) are not
     # held back until 32 sends have finished.
     record_after: float = 0.25
+    # For claims and for outcomes that stop no user: where the database does each as one
+    # statement (PostgreSQL), units of work that commit it by themselves, with no round
+    # trips for BEGIN and COMMIT. None: `uow_factory`.
+    statement_uow_factory: UnitOfWorkFactory | None = None
+
+    def _statement_uow(self) -> UnitOfWork:
+        return (self.statement_uow_factory or self.uow_factory)()
 
     @property
     def crash_window(self) -> int:
@@ -158,7 +172,7 @@ class Dispatcher:
             # A beat per batch: draining a long backlog is the dispatcher at work, and
             # readiness must not call it stuck.
             self.last_beat_at = now = self.clock.now()
-            with self.uow_factory() as uow:
+            with self._statement_uow() as uow:
                 claimed = uow.reminders.claim_due(now, now + self.lease, self.batch_size)
                 uow.commit()
             report.claimed += len(claimed)
@@ -322,7 +336,7 @@ class Dispatcher:
         stopped: dict[int, UserStatus],
     ) -> None:
         at = self.clock.now()
-        with self.uow_factory() as uow:
+        with self._statement_uow() if not stopped else self.uow_factory() as uow:
             uow.reminders.finish(outcomes, at, sent=messages)
             for user_id, status in stopped.items():
                 user = uow.users.get(user_id)

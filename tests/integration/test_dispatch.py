@@ -228,3 +228,27 @@ def test_a_cancelled_reminder_stays_cancelled_when_its_send_finishes(
     with container.engine.connect() as connection:
         status = connection.execute(select(reminder_rows.c.status)).scalar_one()
     assert status == "cancelled"
+
+
+def test_claims_and_outcomes_need_no_begin_or_commit_on_postgresql(
+    container: Container, sender: FakeSmsSender, database_url: str
+) -> None:
+    """On PostgreSQL a claim and a commit of outcomes are one statement each, run in
+    autocommit mode: no round trips for BEGIN and COMMIT. SQLite keeps its transactions."""
+    enroll(container, confirmed=False)
+    executed: list[tuple[str, bool]] = []
+
+    def note(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        autocommit = bool(getattr(dbapi, "autocommit", False))
+        executed.append((statement.split(None, 1)[0], autocommit))
+
+    event.listen(container.engine, "before_cursor_execute", note)
+    container.dispatch_due()
+    event.remove(container.engine, "before_cursor_execute", note)
+
+    assert len(sender.sent) == 1
+    if container.engine.dialect.name == "postgresql":
+        assert executed == [("UPDATE", True), ("WITH", True)]  # the claim; outcome + message
+    else:
+        assert all(not autocommit for _, autocommit in executed)
