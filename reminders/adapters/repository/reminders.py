@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, any_, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Update,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from reminders.adapters.db import messages, reminder_rows, sessions, users
 from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
@@ -24,6 +36,54 @@ from reminders.domain.model import (
 
 def _by_send_at(due: DueReminder) -> datetime:
     return due.send_at
+
+
+@lru_cache(maxsize=4)
+def _claim_statements(dialect: str) -> tuple[Update, Select[Any] | None]:
+    """The claim, built once per dialect (`now`, `lease_until` and `limit` are parameters),
+    and on SQLite the query for the user's and session's columns of the claimed `ids`."""
+    r, u = reminder_rows.c, users.c
+    due = r.due_at <= bindparam("now")
+    candidates = (
+        select(r.id)
+        .where(IS_ACTIVE, due)
+        .order_by(r.due_at)
+        .limit(bindparam("limit", type_=Integer))
+        .correlate(None)
+    )
+    if dialect == "postgresql":
+        # ARRAY(subquery) runs the locking subquery exactly once, before the update. As a
+        # plain IN (subquery) the planner may run it again for each outer row, and with
+        # SKIP LOCKED every run picks other rows: claims far beyond `limit`.
+        locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+        among = r.id == any_(func.array(locked))
+    else:
+        among = r.id.in_(candidates.scalar_subquery())
+    claim = (
+        update(reminder_rows)
+        .where(among, r.status.in_(ACTIVE_VALUES), due)
+        .values(
+            status=ReminderStatus.SENDING.value,
+            due_at=bindparam("lease_until"),
+            claims=r.claims + 1,
+            updated_at=bindparam("now"),
+        )
+    )
+    reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
+    starts_at = sessions.c.starts_at
+    if dialect == "postgresql":
+        # One statement: the user's columns come from the join, the session's start from a
+        # subquery (a reminder may have no session).
+        session_start = select(starts_at).where(sessions.c.id == r.session_id)
+        returning = (*reminder, u.phone, u.status, u.timezone, session_start.scalar_subquery())
+        return claim.where(u.id == r.user_id).returning(*returning), None
+    recipients = (
+        select(r.id, u.phone, u.status, u.timezone, starts_at)
+        .join(users, u.id == r.user_id)
+        .outerjoin(sessions, sessions.c.id == r.session_id)
+        .where(r.id.in_(bindparam("ids", expanding=True)))
+    )
+    return claim.returning(*reminder), recipients
 
 
 class ReminderRepository:
@@ -95,55 +155,14 @@ class ReminderRepository:
         claim is one conditional UPDATE: rows locked by another replica are skipped on
         PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
         what sending needs is read back."""
-        r, u = reminder_rows.c, users.c
-        due = r.due_at <= now
-        candidates = (
-            select(r.id).where(IS_ACTIVE, due).order_by(r.due_at).limit(limit).correlate(None)
-        )
-        if self._c.dialect.name == "postgresql":
-            # ARRAY(subquery) runs the locking subquery exactly once, before the update. As
-            # a plain IN (subquery) the planner may run it again for each outer row, and
-            # with SKIP LOCKED every run picks other rows: claims far beyond `limit`.
-            locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
-            among = r.id == any_(func.array(locked))
-        else:
-            among = r.id.in_(candidates.scalar_subquery())
-        claim = (
-            update(reminder_rows)
-            .where(among, r.status.in_(ACTIVE_VALUES), due)
-            .values(
-                status=ReminderStatus.SENDING.value,
-                due_at=lease_until,
-                claims=r.claims + 1,
-                updated_at=now,
-            )
-        )
-        reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
-        starts_at = sessions.c.starts_at
-        if self._c.dialect.name == "postgresql":
-            # One statement: the user's columns come from the join, the session's start
-            # from a subquery (a reminder may have no session).
-            session_start = select(starts_at).where(sessions.c.id == r.session_id)
-            rows: Sequence[tuple[Any, ...]] = self._c.execute(
-                claim.where(u.id == r.user_id).returning(
-                    *reminder, u.phone, u.status, u.timezone, session_start.scalar_subquery()
-                )
-            ).all()
-        else:
+        claim, recipients = _claim_statements(self._c.dialect.name)
+        values = {"now": now, "lease_until": lease_until, "limit": limit}
+        rows: Sequence[tuple[Any, ...]] = self._c.execute(claim, values).all()
+        if recipients is not None and rows:
             # SQLite's RETURNING sees only the updated table: the rest in a second query.
-            claimed = self._c.execute(claim.returning(*reminder)).all()
-            if not claimed:
-                return []
-            recipients = {
-                row[0]: row[1:]
-                for row in self._c.execute(
-                    select(r.id, u.phone, u.status, u.timezone, starts_at)
-                    .join(users, u.id == r.user_id)
-                    .outerjoin(sessions, sessions.c.id == r.session_id)
-                    .where(r.id.in_([row[0] for row in claimed]))
-                ).all()
-            }
-            rows = [(*row, *recipients[row[0]]) for row in claimed]
+            found = self._c.execute(recipients, {"ids": [row[0] for row in rows]}).all()
+            more = {row[0]: row[1:] for row in found}
+            rows = [(*row, *more[row[0]]) for row in rows]
         result = [
             DueReminder(
                 id=reminder_id,
