@@ -201,11 +201,21 @@ def wait_ready(port: int, deadline_s: float) -> float:
 
 
 def startup(url: str) -> dict[str, float]:
+    """The service as in production, on the Twilio backend (its client loaded, pointed at a
+    closed loopback port: nothing is due, so nothing is sent)."""
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "run_service.py")],
-        env=service_env(url, port),
+        env=service_env(
+            url,
+            port,
+            REMINDERS_SMS_BACKEND="twilio",
+            REMINDERS_TWILIO_API_URL="http://127.0.0.1:9",
+            TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+            TWILIO_FROM_NUMBER=FROM_NUMBER,
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
