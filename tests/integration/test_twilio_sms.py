@@ -432,8 +432,7 @@ def test_an_untrusted_certificate_is_refused_as_transient(
 def test_proxy_comes_from_the_environment_and_respects_no_proxy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxy_settings(monkeypatch)
     assert proxy_for("https://api.twilio.com") is None
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
@@ -445,8 +444,7 @@ def test_proxy_comes_from_the_environment_and_respects_no_proxy(
 
 
 def test_a_bare_host_and_port_proxy_means_http(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    clear_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", "proxy.internal:3128")
 
     assert proxy_for("https://api.twilio.com") == "http://proxy.internal:3128"
@@ -456,8 +454,7 @@ def test_a_bare_host_and_port_proxy_means_http(monkeypatch: pytest.MonkeyPatch) 
 def test_a_bad_proxy_setting_is_named_and_not_repeated(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    clear_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTPS_PROXY", value)
 
     with pytest.raises(InvalidInput) as caught:
