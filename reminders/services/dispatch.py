@@ -256,9 +256,10 @@ class Dispatcher:
                 try:
                     to_send = next(batches, None)
                 except Exception:
-                    # What is already claimed is still sent and recorded; the rest waits
-                    # for the next tick.
-                    logger.exception("could not claim due reminders")
+                    # A claim, or the record of what it settled without sending, failed:
+                    # what is already claimed is still sent and recorded; the rest waits
+                    # for its lease or the next tick.
+                    logger.exception("could not claim or settle due reminders")
                     to_send = None
                 if to_send is None:
                     more = False
