@@ -62,7 +62,7 @@ class Step(StrEnum):
 
 PLAN_STEPS = (Step.HEADS_UP, Step.MAKEUP_REMOVAL, Step.PEELING, Step.ROLL)
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class PhoneNumber:
     e164: str
 
     def __post_init__(self) -> None:
-        if not _E164.match(self.e164):
+        if not _E164.fullmatch(self.e164):
             raise InvalidInput("phone", "phone must be an E.164 number such as +14155550123")
 
     def masked(self) -> str:
@@ -91,6 +91,19 @@ def mask_phone(value: str) -> str:
     return value[:2] + "*" * 7 + value[-4:]
 
 
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_whole_number(text: str, max_digits: int) -> int | None:
+    """`text` as a whole number when it is 1 to `max_digits` ASCII digits, else None.
+
+    Stricter than `int()`, which also takes other scripts' digits, underscores, signs and
+    white space, and than `str.isdigit()`, which is true for '²' that `int()` refuses."""
+    if len(text) > max_digits or not _ASCII_DIGITS.fullmatch(text):
+        return None
+    return int(text)
+
+
 def parse_cadence(value: int, field: str = "cadence_days") -> int:
     """Check R3: 7 to 28 days. Raises InvalidInput naming the field."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -104,7 +117,7 @@ def parse_cadence(value: int, field: str = "cadence_days") -> int:
     return value
 
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def parse_wall_time(value: str, field: str = "session_time") -> time:

@@ -21,7 +21,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
-from reminders.domain.model import PhoneNumber, mask_phone
+from reminders.domain.model import PhoneNumber, mask_phone, parse_whole_number
 from reminders.services.conversation import handle_inbound
 from reminders.services.delivery import record_status
 
@@ -126,14 +126,15 @@ def build_router(container: Container) -> APIRouter:
         if not _SID.match(sid) or not status:
             logger.warning("status callback without a MessageSid or MessageStatus ignored")
             return
-        code = params.get("ErrorCode", "").strip()
+        # Twilio's error codes are five digits; anything else is not one of them.
+        code = parse_whole_number(params.get("ErrorCode", "").strip(), max_digits=9)
         with container.uow() as uow:
             result = record_status(
                 uow,
                 container.clock.now(),
                 message_sid=sid,
                 status=status,
-                error_code=int(code) if code.isdigit() else None,
+                error_code=code,
             )
             uow.commit()
         logger.debug(

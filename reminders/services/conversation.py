@@ -16,6 +16,7 @@ from reminders.domain.model import (
     User,
     UserStatus,
     format_wall_time,
+    parse_whole_number,
 )
 from reminders.domain.planning import zone_for
 from reminders.ports import UnitOfWork
@@ -216,10 +217,11 @@ def _routine_command(
 
 def _every(uow: UnitOfWork, policy: Policy, user: User, argument: str, now: datetime) -> str:
     word = argument.split(" ")[0] if argument else ""
-    if not word.isdigit():
+    days = parse_whole_number(word, max_digits=3)
+    if days is None:
         return texts.cadence_refused_text(policy.brand)
     try:
-        user = routine.change_schedule(uow, policy, user, now, cadence_days=int(word))
+        user = routine.change_schedule(uow, policy, user, now, cadence_days=days)
     except InvalidInput:
         return texts.cadence_refused_text(policy.brand)
     upcoming = uow.sessions.upcoming(user.id)
