@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -23,6 +24,7 @@ from reminders.ports import Clock, DispatchObserver, SmsSender, UnitOfWork
 from reminders.services import routine
 from reminders.services.dispatch import Dispatcher, DispatchReport
 from reminders.services.policy import Policy
+from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,9 @@ class Container:
     stop_event: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
 
-    def uow(self) -> UnitOfWork:
-        return SqlAlchemyUnitOfWork(self.engine)
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; `read_only` ones never wait for writers (SQLite)."""
+        return SqlAlchemyUnitOfWork(self.engine, read_only=read_only)
 
     def dispatch_due(self) -> DispatchReport:
         return self.dispatcher.dispatch_due()
@@ -53,9 +56,8 @@ class Container:
     def close_unconfirmed(self) -> int:
         total = 0
         while not self.stop_event.is_set():
-            with self.uow() as uow:
-                ended = routine.close_unconfirmed(uow, self.policy, self.clock.now())
-                uow.commit()
+            close = partial(routine.close_unconfirmed, policy=self.policy, now=self.clock.now())
+            ended = in_transaction(self.uow, close)
             total += ended
             if ended == 0:
                 break
@@ -159,5 +161,5 @@ def bootstrap(
         stop_event=stop_event,
         metrics=metrics,
     )
-    metrics.watch_state(container.uow, container.clock)
+    metrics.watch_state(lambda: container.uow(read_only=True), container.clock)
     return container

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
     )
 
 
+class ConcurrentUpdate(Exception):
+    """A unit of work lost a race with another one (a deadlock, a serialization failure, a
+    lock it waited too long for) and was rolled back: running it again from the start is
+    safe."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or stopped answering; nothing was changed."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware UTC."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Date,
     DateTime,
     Dialect,
@@ -139,12 +140,28 @@ reply_log = Table(
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling starts a transaction only at the first write, so
+    # a unit of work that reads and then writes would not be isolated. Transactions are
+    # begun by `_sqlite_begin` instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+SQLITE_IMMEDIATE = "sqlite_immediate"
+"""Execution option: on SQLite, begin the connection's transactions with BEGIN IMMEDIATE."""
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock at once (waiting up to busy_timeout), so writers
+    # run one after another on fresh data. A plain (deferred) BEGIN that reads first and
+    # writes later fails at once if another writer committed in between.
+    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -157,10 +174,13 @@ def make_engine(url: str) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     # No pool_pre_ping: it costs a round trip on every checkout, a tenth of the dispatcher's
     # throughput on PostgreSQL. A connection the server dropped fails one job run, which is
     # retried at the next tick on a fresh connection (SQLAlchemy invalidates the pool).
-    return create_engine(url, pool_size=10, max_overflow=10)
+    # hide_parameters: an error's text never carries the values bound to its statement (phone
+    # numbers, message bodies).
+    return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)

@@ -1,11 +1,19 @@
-"""A transaction with its repositories: commit explicitly, roll back on leaving otherwise."""
+"""A transaction with its repositories: commit explicitly, roll back on leaving otherwise.
+
+Errors that mean the transaction lost a race (deadlock, serialization failure, a lock that
+could not be had in time) leave as `ConcurrentUpdate`, so that callers can run the whole unit
+of work again; errors that mean the database is out of reach leave as `DatabaseUnavailable`.
+Neither carries the statement's parameters.
+"""
 
 from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from reminders.adapters.db import SQLITE_IMMEDIATE
 from reminders.adapters.repository import (
     MessageRepository,
     ReminderRepository,
@@ -13,11 +21,38 @@ from reminders.adapters.repository import (
     SessionRepository,
     UserRepository,
 )
+from reminders.ports import ConcurrentUpdate, DatabaseUnavailable
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
+_RACE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+_SQLITE_BUSY = 5  # also SQLITE_BUSY_SNAPSHOT and the like, in the low byte
+
+
+def translate(error: BaseException) -> Exception | None:
+    """The port-level error for a database error, or None when it is not one of those."""
+    if not isinstance(error, DBAPIError):
+        return None
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in _RACE_SQLSTATES:
+        return ConcurrentUpdate(f"lost a race with another transaction (SQLSTATE {sqlstate})")
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_BUSY:
+        return ConcurrentUpdate("the database stayed locked by another writer")
+    if error.connection_invalidated or (
+        isinstance(error, OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
+    ):
+        return DatabaseUnavailable(f"the database is unavailable ({type(original).__name__})")
+    return None
 
 
 class SqlAlchemyUnitOfWork:
     """With `autocommit`, each statement is a transaction of its own: for work that is a
-    single statement, it saves the round trips of BEGIN and COMMIT (PostgreSQL)."""
+    single statement, it saves the round trips of BEGIN and COMMIT (PostgreSQL).
+
+    Unless `read_only`, a transaction on SQLite takes the write lock when it begins, so that
+    writers never interleave; on PostgreSQL writers take row locks in one order instead
+    (the user's row first, see UserRepository.lock)."""
 
     users: UserRepository
     sessions: SessionRepository
@@ -25,16 +60,24 @@ class SqlAlchemyUnitOfWork:
     messages: MessageRepository
     reply_log: ReplyLogRepository
 
-    def __init__(self, engine: Engine, *, autocommit: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, autocommit: bool = False, read_only: bool = False
+    ) -> None:
         self._engine = engine
         self._autocommit = autocommit
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
-        connection = self._engine.connect()
-        if self._autocommit:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        connection.begin()
+        try:
+            connection = self._engine.connect()
+            if self._autocommit:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            elif not self._read_only:
+                connection = connection.execution_options(**{SQLITE_IMMEDIATE: True})
+            connection.begin()
+        except DBAPIError as exc:
+            raise (translate(exc) or exc) from exc
         self._connection = connection
         self.users = UserRepository(connection)
         self.sessions = SessionRepository(connection)
@@ -53,18 +96,27 @@ class SqlAlchemyUnitOfWork:
         try:
             if self._connection.in_transaction():
                 self._connection.rollback()
+        except DBAPIError:
+            if exc is None:
+                raise
+            # The connection is gone too; the error that brought us here says more.
         finally:
             self._connection.close()
             self._connection = None
+        if exc is not None:
+            translated = translate(exc)
+            if translated is not None:
+                raise translated from exc
 
     def commit(self) -> None:
         assert self._connection is not None
-        self._connection.commit()
+        try:
+            self._connection.commit()
+        except DBAPIError as exc:
+            raise (translate(exc) or exc) from exc
         self._connection.begin()
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""
-        from sqlalchemy import text
-
         assert self._connection is not None
         self._connection.execute(text("SELECT 1"))

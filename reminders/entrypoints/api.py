@@ -53,7 +53,7 @@ def create_app(container: Container) -> FastAPI:
         """Readiness: the database answers and the dispatcher ran recently."""
         problems = []
         try:
-            with container.uow() as uow:
+            with container.uow(read_only=True) as uow:
                 uow.ping()
         except Exception:
             logger.warning("readiness: database unreachable", exc_info=True)

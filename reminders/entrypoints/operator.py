@@ -17,8 +17,10 @@ from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
 from reminders.domain.model import Session, User, UserStatus
 from reminders.entrypoints.phones import parse_phone, single_timezone
+from reminders.ports import UnitOfWork
 from reminders.services import reports, routine
 from reminders.services.conversation import InboundResult, handle_inbound
+from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +90,21 @@ def enroll_user(
     schedule = routine.make_schedule(
         policy, timezone=zone, session_time=session_time, cadence_days=cadence_days
     )
-    with container.uow() as uow:
+    now = container.clock.now()
+
+    def enroll(uow: UnitOfWork) -> UserView:
         user = routine.enroll(
             uow,
             policy,
-            container.clock.now(),
+            now,
             phone=number,
             schedule=schedule,
             first_session_date=first_session_date,
             consent_confirmed=consent_confirmed,
         )
-        session = uow.sessions.upcoming(user.id)
-        uow.commit()
-    return UserView(user, session)
+        return UserView(user, uow.sessions.upcoming(user.id))
+
+    return in_transaction(container.uow, enroll)
 
 
 def list_users(
@@ -108,7 +112,7 @@ def list_users(
 ) -> tuple[list[UserView], str | None]:
     """A page of users by id, and the cursor of the next page (None on the last)."""
     after_id = decode_cursor(cursor) if cursor else 0
-    with container.uow() as uow:
+    with container.uow(read_only=True) as uow:
         users = uow.users.page(status, after_id, limit + 1)
         more = len(users) > limit
         users = users[:limit]
@@ -119,7 +123,7 @@ def list_users(
 
 def show_user(container: Container, user_id: int) -> UserView:
     """Raises NotFound."""
-    with container.uow() as uow:
+    with container.uow(read_only=True) as uow:
         user = routine.get_user(uow, user_id)
         return UserView(user, uow.sessions.upcoming(user.id))
 
@@ -136,8 +140,9 @@ def update_user(
     """Change the schedule, then the status, by the rules of the SMS commands; all or
     nothing. Raises NotFound, InvalidInput, or Conflict for a status the operator may not set."""
     now = container.clock.now()
-    with container.uow() as uow:
-        user = routine.get_user(uow, user_id)
+
+    def update(uow: UnitOfWork) -> UserView:
+        user = routine.lock_user(uow, user_id)
         if (session_time, cadence_days, timezone) != (None, None, None):
             user = routine.change_schedule(
                 uow,
@@ -150,29 +155,31 @@ def update_user(
             )
         if status is not None:
             routine.change_status(uow, container.policy, user, status, now)
-        user = routine.get_user(uow, user_id)
-        session = uow.sessions.upcoming(user_id)
-        uow.commit()
+        return UserView(routine.get_user(uow, user_id), uow.sessions.upcoming(user_id))
+
+    view = in_transaction(container.uow, update)
     asked = {"session_time": session_time, "cadence_days": cadence_days, "timezone": timezone}
     changed = [name for name, value in asked.items() if value is not None]
     changed += ["status"] if status is not None else []
     logger.info("user changed by an operator", extra={"user_id": user_id, "fields": changed})
-    return UserView(user, session)
+    return view
 
 
 def delete_user(container: Container, user_id: int) -> None:
     """Erase a user: number and message bodies gone, reminders cancelled. Raises NotFound."""
-    with container.uow() as uow:
-        user = routine.get_user(uow, user_id)
-        routine.erase(uow, user, container.clock.now())
-        uow.commit()
+    now = container.clock.now()
+
+    def erase(uow: UnitOfWork) -> None:
+        routine.erase(uow, routine.lock_user(uow, user_id), now)
+
+    in_transaction(container.uow, erase)
 
 
 def user_schedule(
     container: Container, user_id: int, sessions: int
 ) -> tuple[User, list[routine.ScheduledSession]]:
     """The user and their next `sessions` sessions. Raises NotFound."""
-    with container.uow() as uow:
+    with container.uow(read_only=True) as uow:
         user = routine.get_user(uow, user_id)
         planned = routine.upcoming_schedule(
             uow, container.policy, user, container.clock.now(), sessions
@@ -182,27 +189,24 @@ def user_schedule(
 
 def user_history(container: Container, user_id: int) -> tuple[User, reports.History]:
     """The user and their ended sessions and messages. Raises NotFound."""
-    with container.uow() as uow:
+    with container.uow(read_only=True) as uow:
         user = routine.get_user(uow, user_id)
         return user, reports.history(uow, user)
 
 
 def service_stats(container: Container) -> reports.Stats:
-    with container.uow() as uow:
+    with container.uow(read_only=True) as uow:
         return reports.stats(uow)
 
 
 def simulate_inbound(container: Container, phone: str, text: str) -> InboundResult:
     """Apply an SMS as if it came from `phone`; the reply is returned, not sent."""
     number = parse_phone(phone, container.settings.default_region)
-    with container.uow() as uow:
-        result = handle_inbound(
-            uow,
-            container.policy,
-            container.clock.now(),
-            phone=number,
-            body=text,
-            message_sid="CLI" + uuid.uuid4().hex,
-        )
-        uow.commit()
-    return result
+    now = container.clock.now()
+    sid = "CLI" + uuid.uuid4().hex
+    return in_transaction(
+        container.uow,
+        lambda uow: handle_inbound(
+            uow, container.policy, now, phone=number, body=text, message_sid=sid
+        ),
+    )

@@ -24,6 +24,7 @@ from reminders.domain.errors import InvalidInput
 from reminders.domain.model import PhoneNumber, mask_phone, parse_whole_number
 from reminders.services.conversation import handle_inbound
 from reminders.services.delivery import record_status
+from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +105,20 @@ def build_router(container: Container) -> APIRouter:
                 "inbound SMS from a non-phone sender ignored", extra={"from": mask_phone(sender)}
             )
             return None
-        with container.uow() as uow:
-            result = handle_inbound(
+        now = container.clock.now()
+        result = in_transaction(
+            container.uow,
+            lambda uow: handle_inbound(
                 uow,
                 container.policy,
-                container.clock.now(),
+                now,
                 phone=phone,
                 # PostgreSQL text cannot hold NUL, and no keyword needs one.
                 body=params.get("Body", "").replace("\x00", ""),
                 message_sid=sid,
                 opt_out_type=params.get("OptOutType") or None,
-            )
-            uow.commit()
+            ),
+        )
         if not result.duplicate:
             container.metrics.inbound(result.keyword.value)
         return result.reply
@@ -128,15 +131,11 @@ def build_router(container: Container) -> APIRouter:
             return
         # Twilio's error codes are five digits; anything else is not one of them.
         code = parse_whole_number(params.get("ErrorCode", "").strip(), max_digits=9)
-        with container.uow() as uow:
-            result = record_status(
-                uow,
-                container.clock.now(),
-                message_sid=sid,
-                status=status,
-                error_code=code,
-            )
-            uow.commit()
+        now = container.clock.now()
+        result = in_transaction(
+            container.uow,
+            lambda uow: record_status(uow, now, message_sid=sid, status=status, error_code=code),
+        )
         logger.debug(
             "status callback handled", extra={"twilio_sid": sid, "outcome": result.outcome.value}
         )

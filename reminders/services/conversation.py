@@ -52,7 +52,7 @@ def handle_inbound(
     Idempotent by `message_sid`: a retried webhook changes nothing and gets no reply. When
     `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not."""
     inbound = _provider_keyword(opt_out_type) or read_inbound(body)
-    user = uow.users.by_phone(phone)
+    user = uow.users.by_phone(phone, lock=True)
     recorded = uow.messages.add(
         now,
         user_id=user.id if user else None,
@@ -107,14 +107,7 @@ def _provider_keyword(opt_out_type: str | None) -> Inbound | None:
 
 
 def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
-    entry = uow.reply_log.get(phone.e164)
-    if entry is None or now - entry.window_started_at >= REPLY_WINDOW:
-        uow.reply_log.put(phone.e164, window_started_at=now, replies_in_window=1)
-        return True
-    if entry.replies_in_window >= REPLIES_PER_WINDOW:
-        return False
-    uow.reply_log.put(phone.e164, replies_in_window=entry.replies_in_window + 1)
-    return True
+    return uow.reply_log.count_reply(phone.e164, now, REPLY_WINDOW) <= REPLIES_PER_WINDOW
 
 
 def _stranger(
@@ -122,19 +115,8 @@ def _stranger(
 ) -> str | None:
     if inbound.keyword not in (Keyword.YES, Keyword.START, Keyword.JOIN):
         return None
-    entry = uow.reply_log.get(phone.e164)
-    if (
-        entry is not None
-        and entry.not_enrolled_at
-        and now - entry.not_enrolled_at < NOT_ENROLLED_EVERY
-    ):
+    if not uow.reply_log.claim_not_enrolled(phone.e164, now, NOT_ENROLLED_EVERY):
         return None
-    if entry is None:
-        uow.reply_log.put(
-            phone.e164, window_started_at=now, replies_in_window=0, not_enrolled_at=now
-        )
-    else:
-        uow.reply_log.put(phone.e164, not_enrolled_at=now)
     return texts.not_enrolled_text(policy.brand)
 
 

@@ -78,6 +78,8 @@ def record_status(
     message = uow.messages.by_provider_sid(message_sid)
     if message is None or message.direction != "out":
         return StatusResult(StatusOutcome.UNKNOWN_MESSAGE)
+    if message.user_id is not None:
+        uow.users.lock(message.user_id)  # before the reminder's row: one lock order
     behind = [s for s, r in {**_RANK, **_RECORDED_BEFORE_CALLBACKS}.items() if r < rank]
     failure = word in ("undelivered", "failed")
     error = error_code if failure else None

@@ -45,6 +45,7 @@ from reminders.ports import (
 )
 from reminders.services.policy import Policy
 from reminders.services.routine import stop_reminders
+from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -337,13 +338,18 @@ class Dispatcher:
         stopped: dict[int, UserStatus],
     ) -> None:
         at = self.clock.now()
-        with self._statement_uow() if not stopped else self.uow_factory() as uow:
+
+        def finish(uow: UnitOfWork) -> None:
+            # The users' rows before their reminders' (one lock order), by id.
+            users = {user_id: uow.users.lock(user_id) for user_id in sorted(stopped)}
             uow.reminders.finish(outcomes, at, sent=messages)
             for user_id, status in stopped.items():
-                user = uow.users.get(user_id)
+                user = users[user_id]
                 if user is not None:
                     stop_reminders(uow, user, status, at)
-            uow.commit()
+
+        # Outcomes that stop nobody are a single statement: no transaction needed around it.
+        in_transaction(self._statement_uow if not stopped else self.uow_factory, finish)
 
     def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
         """Never raises: a lane that died would leave its batch waiting for it forever."""

@@ -60,6 +60,15 @@ def get_user(uow: UnitOfWork, user_id: int) -> User:
     return user
 
 
+def lock_user(uow: UnitOfWork, user_id: int) -> User:
+    """The user, locked for a change until the unit of work ends (the first lock of every
+    change to a user's data); or NotFound."""
+    user = uow.users.lock(user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
 def enroll(
     uow: UnitOfWork,
     policy: Policy,
@@ -330,8 +339,17 @@ def close_unconfirmed(uow: UnitOfWork, policy: Policy, now: datetime, limit: int
     next one. Returns how many it ended (at most `limit`; call again while it returns that)."""
     cutoff = now - timedelta(hours=UNCONFIRMED_AFTER_HOURS)
     ended = 0
-    for session in uow.sessions.open_until(cutoff, limit):
-        user = uow.users.get(session.user_id)
+    found = uow.sessions.open_until(cutoff, limit)
+    # The users' rows first, in one order (by id), then their sessions: see UserRepository.
+    locked = {user_id: uow.users.lock(user_id) for user_id in sorted({s.user_id for s in found})}
+    for found_session in found:
+        # Read again under the user's lock: a reply may have ended or moved it since.
+        session = uow.sessions.get(found_session.id)
+        if session is None or session.status is not SessionStatus.PLANNED:
+            continue
+        if session.starts_at > cutoff:
+            continue
+        user = locked[session.user_id]
         if user is None:
             uow.sessions.end(session.id, SessionStatus.CANCELLED, now)
             continue

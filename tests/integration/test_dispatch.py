@@ -201,7 +201,8 @@ def test_the_claim_query_uses_the_due_index(container: Container) -> None:
         event.listen(connection, "before_cursor_execute", capture)
         ReminderRepository(connection).claim_due(now, now + timedelta(seconds=60), 200)
         event.remove(connection, "before_cursor_execute", capture)
-        statement, parameters = executed[0]  # the claiming UPDATE, exactly as sent
+        # The claiming UPDATE, exactly as sent (SQLite's BEGIN comes before it).
+        statement, parameters = next(e for e in executed if e[0].startswith("UPDATE"))
         if connection.dialect.name == "postgresql":
             # The test table is tiny: forbid the sequential scan to see that the index serves.
             connection.exec_driver_sql("SET enable_seqscan = off")

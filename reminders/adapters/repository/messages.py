@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Row, func, select, update
 
 from reminders.adapters.db import messages
+from reminders.adapters.repository.rows import upsert
 
 
 class MessageRepository:
@@ -19,12 +19,13 @@ class MessageRepository:
     def add(self, now: datetime, **values: Any) -> bool:
         """Insert a message; False when its provider SID is already recorded (a retried
         webhook), so the caller applies nothing twice."""
-        try:
-            with self._c.begin_nested():
-                self._c.execute(insert(messages).values(created_at=now, updated_at=now, **values))
-        except IntegrityError:
-            return False
-        return True
+        statement = (
+            upsert(self._c)(messages)
+            .values(created_at=now, updated_at=now, **values)
+            .on_conflict_do_nothing(index_elements=[messages.c.provider_sid])
+            .returning(messages.c.id)
+        )
+        return self._c.execute(statement).first() is not None
 
     def by_provider_sid(self, sid: str) -> Row[Any] | None:
         return self._c.execute(select(messages).where(messages.c.provider_sid == sid)).first()

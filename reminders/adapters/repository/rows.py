@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Row, text
+from sqlalchemy import Connection, Row, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from reminders.adapters.db import ACTIVE
 from reminders.domain.model import (
@@ -25,6 +27,13 @@ ACTIVE_VALUES = [s.value for s in ACTIVE_REMINDER_STATUSES]
 # The partial due index is defined on this literal predicate; a query must repeat it
 # literally (not with bound parameters) for SQLite and PostgreSQL to see it applies.
 IS_ACTIVE = text(ACTIVE)
+
+
+def upsert(connection: Connection) -> Callable[..., Any]:
+    """The dialect's INSERT construct, which knows ON CONFLICT (PostgreSQL and SQLite)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def user_from(row: Row[Any]) -> User:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import reply_log, users
-from reminders.adapters.repository.rows import (
-    user_from,
-)
+from reminders.adapters.repository.rows import upsert, user_from
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
     PhoneNumber,
@@ -82,8 +80,26 @@ class UserRepository:
         ).first()
         return user_from(row) if row else None
 
-    def by_phone(self, phone: PhoneNumber) -> User | None:
-        row = self._c.execute(select(users).where(users.c.phone == phone.e164)).first()
+    def lock(self, user_id: int) -> User | None:
+        """The user, as committed now, with their row locked until the end of the unit of
+        work. Every change to a user's data locks the user first, then touches sessions,
+        then reminders: one order, so that concurrent changes wait instead of deadlocking.
+
+        FOR NO KEY UPDATE, not FOR UPDATE: inserting a message that refers to the user takes
+        a key-share lock, and the dispatcher must not wait for that."""
+        row = self._c.execute(
+            select(users)
+            .where(users.c.id == user_id, users.c.erased_at.is_(None))
+            .with_for_update(key_share=True)
+        ).first()
+        return user_from(row) if row else None
+
+    def by_phone(self, phone: PhoneNumber, *, lock: bool = False) -> User | None:
+        """The user with this number; with `lock`, locked as by `lock()`."""
+        query = select(users).where(users.c.phone == phone.e164)
+        if lock:
+            query = query.with_for_update(key_share=True)
+        row = self._c.execute(query).first()
         return user_from(row) if row else None
 
     def update(self, user_id: int, now: datetime, **values: Any) -> None:
@@ -122,18 +138,48 @@ class UserRepository:
 
 
 class ReplyLogRepository:
+    """Counters of auto-replies per number. Each change is one upsert statement, so replies
+    racing each other are all counted."""
+
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def get(self, phone: str) -> Row[Any] | None:
-        return self._c.execute(select(reply_log).where(reply_log.c.phone == phone)).first()
+    def count_reply(self, phone: str, now: datetime, window: timedelta) -> int:
+        """Count one auto-reply to `phone`: in the current window, or in a new one from `now`
+        when the last began `window` or more ago. Returns the replies in the window, this one
+        included."""
+        statement = upsert(self._c)(reply_log).values(
+            phone=phone, window_started_at=now, replies_in_window=1
+        )
+        over = reply_log.c.window_started_at <= now - window
+        statement = statement.on_conflict_do_update(
+            index_elements=[reply_log.c.phone],
+            set_={
+                "replies_in_window": case((over, 1), else_=reply_log.c.replies_in_window + 1),
+                "window_started_at": case(
+                    (over, statement.excluded.window_started_at),
+                    else_=reply_log.c.window_started_at,
+                ),
+            },
+        ).returning(reply_log.c.replies_in_window)
+        count: int = self._c.execute(statement).scalar_one()
+        return count
 
-    def put(self, phone: str, **values: Any) -> None:
-        existing = self.get(phone)
-        if existing is None:
-            self._c.execute(insert(reply_log).values(phone=phone, **values))
-        else:
-            self._c.execute(update(reply_log).where(reply_log.c.phone == phone).values(**values))
+    def claim_not_enrolled(self, phone: str, now: datetime, every: timedelta) -> bool:
+        """True, and `now` recorded, when `phone` was not told it is not enrolled in the last
+        `every`; False otherwise."""
+        statement = upsert(self._c)(reply_log).values(
+            phone=phone, window_started_at=now, replies_in_window=0, not_enrolled_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[reply_log.c.phone],
+            set_={"not_enrolled_at": statement.excluded.not_enrolled_at},
+            where=or_(
+                reply_log.c.not_enrolled_at.is_(None),
+                reply_log.c.not_enrolled_at <= now - every,
+            ),
+        ).returning(reply_log.c.phone)
+        return self._c.execute(statement).first() is not None
 
     def forget(self, phone: str) -> None:
         self._c.execute(delete(reply_log).where(reply_log.c.phone == phone))
