@@ -11,12 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.datastructures import Headers
 
 from reminders.bootstrap import Container
 from reminders.domain.errors import Conflict
 from reminders.domain.model import UserStatus
 from reminders.entrypoints import operator
 from reminders.entrypoints.errors import error_body
+from reminders.entrypoints.limits import Gate, Refusal
 from reminders.entrypoints.schemas import (
     MAX_PAGE,
     MAX_SCHEDULE_SESSIONS,
@@ -125,23 +127,44 @@ _bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
+MAX_BODY_BYTES = 64 * 1024  # the largest admin JSON body is a few hundred bytes
+_TOKEN_REQUIRED = "a valid bearer token is required: Authorization: Bearer <REMINDERS_ADMIN_TOKEN>"
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _token_matches(authorization: str | None, expected: bytes) -> bool:
+    scheme, _, given = (authorization or "").partition(" ")
+    # compare_digest: how long the comparison takes tells nothing about the token.
+    matches = hmac.compare_digest(given.strip().encode(), expected)
+    return scheme.lower() == "bearer" and matches
+
+
+def _refused(path: str) -> None:
+    logger.warning("admin request refused: missing or wrong bearer token", extra={"path": path})
+
+
+def token_gate(container: Container) -> Gate:
+    """The admin token, checked on the headers before any body is read (see limits.py)."""
+    expected = container.admin_token.encode()
+
+    def gate(headers: Headers, path: str) -> Refusal | None:
+        if _token_matches(headers.get("authorization"), expected):
+            return None
+        _refused(path)
+        return Refusal(401, _TOKEN_REQUIRED, tuple(_CHALLENGE.items()))
+
+    return gate
+
+
 def build_router(container: Container) -> APIRouter:
     expected = container.admin_token.encode()
 
-    def require_token(request: Request, credentials: Credentials) -> None:
-        given = credentials.credentials.encode() if credentials is not None else b""
-        # compare_digest: how long the comparison takes tells nothing about the token.
-        if not hmac.compare_digest(given, expected):
-            logger.warning(
-                "admin request refused: missing or wrong bearer token",
-                extra={"path": request.url.path, "method": request.method},
-            )
-            raise HTTPException(
-                401,
-                detail="a valid bearer token is required: Authorization: Bearer "
-                "<REMINDERS_ADMIN_TOKEN>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    def require_token(request: Request, _credentials: Credentials) -> None:
+        # token_gate has refused a wrong token already; this keeps the routes safe on their
+        # own, and _credentials declares the scheme in the OpenAPI description.
+        if not _token_matches(request.headers.get("authorization"), expected):
+            _refused(request.url.path)
+            raise HTTPException(401, detail=_TOKEN_REQUIRED, headers=_CHALLENGE)
 
     router = APIRouter(dependencies=[Depends(require_token)], responses=_responses(401))
     users = APIRouter(prefix="/v1", tags=["users"])

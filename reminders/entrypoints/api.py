@@ -1,4 +1,5 @@
-"""The HTTP application: health checks now; the admin API and webhooks mount here."""
+"""The HTTP application: health checks, the admin API and the Twilio webhooks, behind the
+request limits."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from starlette.exceptions import HTTPException
 from reminders.bootstrap import Container
 from reminders.domain.errors import Conflict, InvalidInput, NotFound, ReminderError
 from reminders.entrypoints import admin, errors, webhooks
+from reminders.entrypoints.limits import RequestLimits, Route
+from reminders.ports import ConcurrentUpdate, DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,30 @@ def create_app(container: Container) -> FastAPI:
         body = errors.error_body(str(exc), getattr(exc, "field", None))
         return JSONResponse(body, status_code=status)
 
+    @app.exception_handler(ConcurrentUpdate)
+    def busy(_request: Request, _exc: Exception) -> JSONResponse:
+        logger.warning("request gave up: the user's data stayed busy")
+        body = errors.error_body("the user's data is being changed by other requests; try again")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(DatabaseUnavailable)
+    def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("request failed: %s", exc)
+        body = errors.error_body("the database is unavailable; nothing was changed; try again")
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(HTTPException, errors.http_error)
+    # Outermost: nothing is parsed, and no body read, before these limits are checked.
+    gate = admin.token_gate(container)
+    app.add_middleware(
+        RequestLimits,
+        routes=[
+            Route("/v1/", admin.MAX_BODY_BYTES, gate),
+            Route("/metrics", admin.MAX_BODY_BYTES, gate),
+            Route("/twilio/", webhooks.MAX_BODY_BYTES, webhooks.signature_gate(container)),
+        ],
+    )
 
     app.include_router(admin.build_router(container))
     app.include_router(webhooks.build_router(container))

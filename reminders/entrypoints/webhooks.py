@@ -15,6 +15,7 @@ import re
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
@@ -22,6 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
 from reminders.domain.model import PhoneNumber, mask_phone, parse_whole_number
+from reminders.entrypoints.limits import Gate, Refusal
 from reminders.services.conversation import handle_inbound
 from reminders.services.delivery import record_status
 from reminders.services.transaction import in_transaction
@@ -68,9 +70,6 @@ class _SignatureCheck:
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             raise _refused(path, "no signature")
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            raise _refused(path, "body too large")
         try:
             form = await request.form(max_files=0, max_fields=MAX_FIELDS)
         except (HTTPException, ValueError):
@@ -81,6 +80,24 @@ class _SignatureCheck:
         if not self._validator.validate(url, form, signature):
             raise _refused(path, "signature does not match")
         return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def signature_gate(container: Container) -> Gate:
+    """Refuses, before the body is read (see limits.py), a webhook request that cannot be
+    Twilio's: no signature header, or no auth token to check one with."""
+    configured = container.settings.twilio_auth_token is not None
+
+    def gate(headers: Headers, path: str) -> Refusal | None:
+        if not configured:
+            reason = "TWILIO_AUTH_TOKEN is not set"
+        elif not headers.get(SIGNATURE_HEADER):
+            reason = "no signature"
+        else:
+            return None
+        logger.warning("twilio webhook refused", extra={"path": path, "reason": reason})
+        return Refusal(403, "invalid Twilio signature")
+
+    return gate
 
 
 def build_router(container: Container) -> APIRouter:

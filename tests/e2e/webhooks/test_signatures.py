@@ -161,7 +161,7 @@ def test_replies_are_twiml_with_an_xml_content_type(
 def test_an_oversized_body_is_refused_unread(twilio: FakeTwilioWebhooks, active: User) -> None:
     response = twilio.post(INBOUND_PATH, twilio.inbound_params(PHONE, "x" * 70_000))
 
-    assert response.status_code == 403
+    assert response.status_code == 413
 
 
 def test_a_file_upload_is_refused(twilio: FakeTwilioWebhooks, active: User) -> None:
