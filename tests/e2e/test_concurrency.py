@@ -99,7 +99,7 @@ def _storm(http: TestClient, twilio: FakeTwilioWebhooks, user_id: int) -> list[A
             plan.append(("inbound", lambda p=params: twilio.post(INBOUND_PATH, p), sid))
     plan.insert(random.randrange(len(plan)), ("delete", lambda: http.delete(url), None))
     responses = _all_at_once([call for _, call, _ in plan])
-    return [(kind, response, sid) for (kind, _, sid), response in zip(plan, responses)]
+    return [(kind, response, sid) for (kind, _, sid), response in zip(plan, responses, strict=True)]
 
 
 def test_a_storm_on_one_user_gives_no_5xx_and_breaks_no_rule(
