@@ -1,0 +1,222 @@
+"""What the hostile drill (tests/system/chaos.py) measured, its targets, and the table.
+
+A DrillReport turns its figures into rows: plain dicts, one per probe, each with a `target`
+cell ('ok' or 'MISSED'). `render_table` prints any list of such dicts, taking its columns from
+the rows, so a probe with other figures (a SIGKILL, a database outage: sent, lost,
+duplicates, mis-recorded, recovery seconds) only has to add its rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+
+from tests.system import invariants
+from tests.system.oversized import MB, KindResult, OversizedSize, describe_statuses
+
+MAX_PEAK_RSS_MB = 150.0
+QUICK_SECONDS = 5.0  # an oversized body is refused within this, not read to its end
+OVERSIZED_ACCEPTED = {
+    "admin_no_token": {401, 413},
+    "admin_token": {413},
+    "webhook_chunked": {413},
+    "webhook_lying_length": {413},
+}
+
+SETUP = "setup: enrol, re-enrol"
+STORM = "storm: one user"
+LIMIT_FRESH = "replies: fresh number"
+LIMIT_ENROLLED = "replies: storm's user"
+
+Row = dict[str, object]
+
+
+@dataclass(frozen=True)
+class DrillSize:
+    rounds: int = 10
+    parallel: int = 50
+    request_timeout_seconds: float = 30.0
+    oversized: OversizedSize = field(default_factory=OversizedSize)
+
+
+@dataclass
+class Tally:
+    """HTTP answers of one probe; `unanswered` counts timeouts and dropped connections."""
+
+    requests: int = 0
+    ok: int = 0
+    client_errors: int = 0
+    server_errors: int = 0
+    unanswered: int = 0
+    why_unanswered: Counter[str] = field(default_factory=Counter)  # by exception name
+
+    def add(self, status: int | None, error: str = "") -> None:
+        """Count an answer's status; None with the error when there was no answer."""
+        self.requests += 1
+        if status is None:
+            self.unanswered += 1
+            self.why_unanswered[error or "unknown"] += 1
+        elif 200 <= status < 300:
+            self.ok += 1
+        elif 400 <= status < 500:
+            self.client_errors += 1
+        elif status >= 500:
+            self.server_errors += 1
+
+    def figures(self) -> Row:
+        return {
+            "requests": self.requests,
+            "2xx": self.ok,
+            "4xx": self.client_errors,
+            "5xx": self.server_errors,
+            "no answer": self.unanswered,
+        }
+
+
+@dataclass
+class LimitCheck:
+    """Auto-replies expected and got, one entry per round checked."""
+
+    expected: list[int] = field(default_factory=list)
+    got: list[int] = field(default_factory=list)
+
+    def rounds_off(self) -> list[tuple[int, int]]:
+        """(expected, got) of every round where they differ."""
+        return [(e, g) for e, g in zip(self.expected, self.got, strict=True) if e != g]
+
+
+@dataclass
+class DrillReport:
+    database: str
+    size: DrillSize
+    seconds: float = 0.0
+    exit_code: int | None = None
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    limits: dict[str, LimitCheck] = field(default_factory=dict)
+    violations: dict[str, set[Hashable]] = field(default_factory=dict)  # distinct, by kind
+    violation_rounds: Counter[str] = field(default_factory=Counter)
+    oversized: list[KindResult] = field(default_factory=list)
+    unmasked: Counter[str] = field(default_factory=Counter)  # occurrences by log field
+
+    def title(self) -> str:
+        return (
+            f"{self.database}: {self.size.rounds} rounds of {self.size.parallel} parallel "
+            f"requests, {self.seconds:.0f} s, service exit code {self.exit_code}"
+        )
+
+    def _http_rows(self) -> Iterator[tuple[Row, list[str]]]:
+        for probe, tally in self.tallies.items():
+            row: Row = {"probe": probe, **tally.figures()}
+            misses = []
+            if tally.server_errors:
+                misses.append(f"{tally.server_errors} answered 5xx")
+            if tally.unanswered:
+                why = ", ".join(f"{name} {n}" for name, n in tally.why_unanswered.most_common())
+                row["notes"] = f"no answer: {why}"
+                misses.append(f"{tally.unanswered} got no answer ({why})")
+            limit = self.limits.get(probe)
+            if limit is not None:
+                off = limit.rounds_off()
+                row["replies got/exp"] = f"{sum(limit.got)}/{sum(limit.expected)}"
+                row["rounds off"] = f"{len(off)}/{len(limit.expected)}"
+                if off:
+                    pairs = ", ".join(f"{got} for {expected}" for expected, got in off)
+                    misses.append(f"auto-replies per round, got for expected: {pairs}")
+            yield row, misses
+
+    def _invariant_rows(self) -> Iterator[tuple[Row, list[str]]]:
+        for kind, label in invariants.KINDS.items():
+            count = len(self.violations.get(kind, ()))
+            rounds = self.violation_rounds[kind]
+            row: Row = {
+                "probe": label,
+                "rounds off": f"{rounds}/{self.size.rounds}",
+                "violations": count,
+            }
+            yield row, [f"{count} distinct, seen in {rounds} rounds"] if count else []
+
+    def _oversized_rows(self) -> Iterator[tuple[Row, list[str]]]:
+        for result in self.oversized:
+            answers = result.answers
+            accepted = OVERSIZED_ACCEPTED[result.kind]
+            slowest = max((a.seconds for a in answers), default=0.0)
+            row: Row = {
+                "probe": f"big: {self.size.oversized.label(result.kind)}",
+                "requests": len(answers),
+                "statuses": describe_statuses(answers),
+                "seconds": slowest,
+                "MB sent": max((a.sent_bytes for a in answers), default=0) / MB,
+                "peak RSS MB": result.peak_rss_mb,
+                "notes": f"RSS {result.rss_before_mb:.0f} MB before",
+            }
+            misses = []
+            if any(a.status not in accepted for a in answers):
+                wanted = " or ".join(map(str, sorted(accepted)))
+                misses.append(f"answered {describe_statuses(answers)}, not {wanted}")
+            if slowest > QUICK_SECONDS:
+                misses.append(f"slowest answer {slowest:.1f} s (target {QUICK_SECONDS:.0f} s)")
+            if result.peak_rss_mb >= MAX_PEAK_RSS_MB:
+                peak, limit = result.peak_rss_mb, MAX_PEAK_RSS_MB
+                misses.append(f"peak RSS {peak:.0f} MB (target < {limit:.0f} MB)")
+            yield row, misses
+
+    def _log_rows(self) -> Iterator[tuple[Row, list[str]]]:
+        total = sum(self.unmasked.values())
+        where = ", ".join(f"{key} {n}" for key, n in self.unmasked.most_common())
+        row: Row = {"probe": "log: numbers in full", "unmasked": total}
+        if where:
+            row["notes"] = f"in: {where}"
+        yield row, [f"{total} occurrences (by field: {where})"] if total else []
+
+    def _checked(self) -> Iterator[tuple[Row, list[str]]]:
+        yield from self._http_rows()
+        yield from self._invariant_rows()
+        yield from self._oversized_rows()
+        yield from self._log_rows()
+
+    def rows(self) -> list[Row]:
+        """One dict per probe; `target` is 'ok' or 'MISSED'."""
+        return [{**row, "target": "MISSED" if misses else "ok"} for row, misses in self._checked()]
+
+    def missed(self) -> list[str]:
+        """Every target missed, as 'probe: what'."""
+        return [f"{row['probe']}: {miss}" for row, misses in self._checked() for miss in misses]
+
+    def render(self) -> str:
+        """The table, then every target missed."""
+        lines = [render_table(self.title(), self.rows())]
+        lines += [f"  MISSED {miss}" for miss in self.missed()] or ["  every target met"]
+        return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def render_table(title: str, rows: list[Row]) -> str:
+    """A plain-text table of `rows`: the columns are every key, in the order first seen,
+    `notes` and `target` last; a row without a key leaves its cell empty. Columns of numbers
+    are right-aligned."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    for last in ("notes", "target"):
+        if last in columns:
+            columns.remove(last)
+            columns.append(last)
+    cells = [[_cell(row[c]) if c in row else "" for c in columns] for row in rows]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row[c], int | float) for row in rows if c in row) for c in columns]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([title, line(columns), rule, *(line(values) for values in cells)])
