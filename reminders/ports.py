@@ -54,6 +54,31 @@ class SmsSender(Protocol):
         """
         ...
 
+    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+        """Ask the provider whether it already took an SMS: the message it accepted for `to`
+        with exactly `body`, created at or after `since` (timezone-aware UTC).
+
+        Returns the provider's message id and current status word for the earliest such
+        message (any status: a message that later failed was still taken), or None when the
+        provider answered and holds no such message. It is asked before sending again a
+        message whose last attempt has no recorded outcome (a crash between the provider
+        accepting it and our commit), so None means the provider was read back to `since`.
+        A search bounded in length that stops before `since` but has found a match returns
+        the oldest match it read: the provider took the message either way.
+
+        `since` is compared with the provider's own clock at its resolution (Twilio keeps
+        whole seconds, so a message created in the same second counts): a caller that fears
+        clock skew passes an earlier `since`.
+
+        Raises SmsLookupError when the provider cannot be asked or its answer cannot be
+        trusted: a timeout or broken connection, a 5xx or 429, refused credentials, an
+        unreadable answer, or a bounded search that stopped before reaching `since` with no
+        match (it could not be sure). Implementations may also raise it when they keep no
+        record at all. A lookup never sends anything and, like `send`, must be safe to call
+        from several threads at once.
+        """
+        ...
+
 
 class DispatchObserver(Protocol):
     """Told what the dispatcher did, for metrics. Every method must be cheap."""

@@ -11,6 +11,7 @@ As a process (system tests, benchmarks): `python -m tests.fake_twilio --port 0` 
 `fake twilio listening on http://127.0.0.1:PORT` once it listens, and then serves:
 
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json   Twilio's "send a message"
+    GET  /2010-04-01/Accounts/{AccountSid}/Messages.json   Twilio's "list messages"
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
     GET  /_fake/messages[?min_count=N&timeout=S]   accepted messages as JSON (waits for N)
     GET  /_fake/counts                             messages created, by AccountSid
@@ -20,10 +21,21 @@ As a process (system tests, benchmarks): `python -m tests.fake_twilio --port 0` 
     DELETE /_fake/faults                           drop faults not yet used
     GET  /_fake/health
 
-A fault answers the next matching Messages request(s) instead of the normal 201: an HTTP
+A fault answers the next matching Messages request(s) instead of the normal answer: an HTTP
 status with a Twilio error body, a delay (then the normal answer, or the given status), or a
-dropped connection. Faults apply in the order added; `to` limits one to a number, `account`
-to an AccountSid, and `times` is how many requests it answers (null: all of them).
+dropped connection. Faults apply in the order added; `on` says which requests one answers
+("send", the default, or "list"), `to` limits one to a number (the To filter of a list),
+`account` to an AccountSid, and `times` is how many requests it answers (null: all of them).
+
+The list follows Twilio's documented semantics: newest first by date_created; filters `To`,
+`From` and `DateSent` / `DateSent<` / `DateSent>` (on, on or before, on or after: a date
+`YYYY-MM-DD` compares days, a time compares seconds; a message Twilio has not sent yet has
+no date_sent and never matches them); `PageSize` 1-1000 (default 50); `Page` and the
+`PageToken` of `next_page_uri` / `previous_page_uri`, so messages created while a client
+pages do not shift the pages it has still to read. Each page is shaped like Twilio's, and
+each message as the create call answered it. A parameter out of range is answered 400 with
+code 20001. Created messages stay "queued" ("accepted" with a messaging service) until a test
+calls `set_status`; `clock` sets the creation times.
 """
 
 from __future__ import annotations
@@ -40,14 +52,14 @@ import socket
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 TEST_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 TEST_AUTH_TOKEN = "fake-twilio-auth-token"  # not a secret: only this fake accepts it
@@ -61,8 +73,14 @@ _MESSAGE_PATH = re.compile(
 )
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _MAX_WAIT_SECONDS = 30.0
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+_PAGE_TOKEN = re.compile(r"^P(?P<direction>[AB])(?P<sid>(SM|MM)[0-9a-f]{32})$")
+_SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "read"})
+_LIST_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
 
 ERROR_MESSAGES = {
+    20001: "Invalid parameter",
     20003: "Authenticate",
     20404: "The requested resource was not found",
     20429: "Too Many Requests",
@@ -99,7 +117,7 @@ def twilio_error_body(status: int, code: int | None, message: str | None, to: st
 
 @dataclass(frozen=True)
 class Fault:
-    """One scripted answer to Messages requests instead of the normal 201."""
+    """One scripted answer to Messages requests instead of the normal 201 (send) or 200 (list)."""
 
     status: int | None = None  # None: answer normally (after the delay)
     code: int | None = None
@@ -109,28 +127,41 @@ class Fault:
     to: str | None = None  # only requests to this number; None: any
     account: str | None = None  # only requests for this AccountSid; None: any
     times: int | None = 1  # how many requests it answers; None: every one
+    on: str = "send"  # which requests: "send" (create a message) or "list" (list messages)
+
+    def __post_init__(self) -> None:
+        if self.on not in ("send", "list"):
+            raise ValueError(f"fault 'on' must be 'send' or 'list', not {self.on!r}")
 
     @classmethod
     def error(
-        cls, code: int, *, status: int = 400, to: str | None = None, times: int | None = 1
+        cls,
+        code: int,
+        *,
+        status: int = 400,
+        to: str | None = None,
+        times: int | None = 1,
+        on: str = "send",
     ) -> Fault:
-        return cls(status=status, code=code, to=to, times=times)
+        return cls(status=status, code=code, to=to, times=times, on=on)
 
     @classmethod
-    def rate_limited(cls, *, times: int | None = 1) -> Fault:
-        return cls(status=429, code=20429, times=times)
+    def rate_limited(cls, *, times: int | None = 1, on: str = "send") -> Fault:
+        return cls(status=429, code=20429, times=times, on=on)
 
     @classmethod
-    def server_error(cls, status: int = 500, *, times: int | None = 1) -> Fault:
-        return cls(status=status, code=20500 if status == 500 else 20503, times=times)
+    def server_error(cls, status: int = 500, *, times: int | None = 1, on: str = "send") -> Fault:
+        return cls(status=status, code=20500 if status == 500 else 20503, times=times, on=on)
 
     @classmethod
-    def delay(cls, seconds: float, *, status: int | None = None, times: int | None = 1) -> Fault:
-        return cls(status=status, delay_seconds=seconds, times=times)
+    def delay(
+        cls, seconds: float, *, status: int | None = None, times: int | None = 1, on: str = "send"
+    ) -> Fault:
+        return cls(status=status, delay_seconds=seconds, times=times, on=on)
 
     @classmethod
-    def dropped_connection(cls, *, times: int | None = 1) -> Fault:
-        return cls(disconnect=True, times=times)
+    def dropped_connection(cls, *, times: int | None = 1, on: str = "send") -> Fault:
+        return cls(disconnect=True, times=times, on=on)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Fault:
@@ -139,8 +170,8 @@ class Fault:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")
         return cls(**data)
 
-    def matches(self, to: str, account: str) -> bool:
-        return self.to in (None, to) and self.account in (None, account)
+    def matches(self, to: str, account: str, on: str = "send") -> bool:
+        return self.on == on and self.to in (None, to) and self.account in (None, account)
 
 
 @dataclass(frozen=True)
@@ -152,7 +183,7 @@ class RecordedRequest:
     account_sid: str
     auth_user: str | None
     auth_ok: bool
-    params: dict[str, str]
+    params: dict[str, str]  # the form of a send, the query of a list
     status: int  # the HTTP status answered; 0 for a dropped connection
     sid: str | None = None  # set when a message was created
     client_port: int = 0  # tells keep-alive connections apart
@@ -170,8 +201,10 @@ class FakeTwilio:
         account_sid: str | None = TEST_ACCOUNT_SID,
         auth_token: str | None = TEST_AUTH_TOKEN,
         tls: ssl.SSLContext | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._tls = tls  # a server context: answer over HTTPS
+        self._clock = clock or (lambda: datetime.now(UTC))  # timezone-aware
         self.account_sid = account_sid  # None: any AccountSid in the path is accepted
         self.auth_token = auth_token  # None: any password is accepted
         self._address = (host, port)
@@ -181,6 +214,7 @@ class FakeTwilio:
         self._changed = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
+        self._times: dict[str, _Times] = {}  # by sid: the exact instants behind the RFC 2822 text
         self._created_by_account: dict[str, int] = {}
         self._faults: list[Fault] = []
         self._connections: set[socket.socket] = set()
@@ -253,8 +287,29 @@ class FakeTwilio:
         with self._changed:
             self._requests.clear()
             self._messages.clear()
+            self._times.clear()
             self._created_by_account.clear()
             self._faults.clear()
+
+    def forget_messages(self) -> None:
+        """Forget recorded requests and messages; keep the counts and the faults."""
+        with self._changed:
+            self._requests.clear()
+            self._messages.clear()
+            self._times.clear()
+
+    def set_status(self, sid: str, status: str, *, at: datetime | None = None) -> None:
+        """Move a message on, as Twilio does: "sent", "delivered", "undelivered" and "read"
+        give it a date_sent (`at`, default the clock) if it had none."""
+        at = at or self._clock()
+        with self._changed:
+            message = self._messages[sid]
+            message["status"] = status
+            message["date_updated"] = format_datetime(at.astimezone(UTC))
+            times = self._times[sid]
+            if status in _SENT_STATUSES and times.sent_at is None:
+                self._times[sid] = _Times(times.created_at, times.order, at.astimezone(UTC))
+                message["date_sent"] = format_datetime(at.astimezone(UTC))
 
     def requests(self) -> list[RecordedRequest]:
         """Every request to the Messages endpoint, in the order they arrived."""
@@ -283,10 +338,10 @@ class FakeTwilio:
             )
             return [r for r in self._requests if r.sid is not None]
 
-    def _take_fault(self, to: str, account: str) -> Fault | None:
+    def _take_fault(self, to: str, account: str, on: str = "send") -> Fault | None:
         with self._changed:
             for index, fault in enumerate(self._faults):
-                if not fault.matches(to, account):
+                if not fault.matches(to, account, on):
                     continue
                 if fault.times is not None:
                     if fault.times <= 1:
@@ -300,6 +355,8 @@ class FakeTwilio:
         with self._changed:
             self._requests.append(request)
             if message is not None:
+                created_at = parsedate_to_datetime(message["date_created"])
+                self._times[message["sid"]] = _Times(created_at, len(self._times), None)
                 self._messages[message["sid"]] = message
                 account = request.account_sid
                 self._created_by_account[account] = self._created_by_account.get(account, 0) + 1
@@ -308,6 +365,149 @@ class FakeTwilio:
     def _message(self, sid: str) -> dict[str, Any] | None:
         with self._changed:
             return self._messages.get(sid)
+
+    def _listed(self, account: str, query: ListQuery) -> list[dict[str, Any]]:
+        """The account's messages that pass the query's filters, newest first."""
+        with self._changed:
+            chosen = [
+                (self._times[sid], dict(message))
+                for sid, message in self._messages.items()
+                if message["account_sid"] == account and query.accepts(message, self._times[sid])
+            ]
+        chosen.sort(key=lambda pair: (pair[0].created_at, pair[0].order), reverse=True)
+        return [message for _, message in chosen]
+
+
+@dataclass(frozen=True)
+class _Times:
+    created_at: datetime  # as Twilio shows it: whole seconds
+    order: int  # creation order, for messages created in the same second
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The filters and paging of a list request, checked as Twilio checks them."""
+
+    filters: dict[str, str]  # the filters given, by Twilio's parameter name
+    date_sent: tuple[str, date | datetime] | None  # ("=", "<" or ">", a day or an instant)
+    page_size: int
+    page: int
+    page_token: tuple[str, str] | None  # ("A": after, or "B": before, a sid)
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> ListQuery | str:
+        """The query, or the name of the parameter that is out of range."""
+        date_sent: tuple[str, date | datetime] | None = None
+        for name, op in (("DateSent", "="), ("DateSent<", "<"), ("DateSent>", ">")):
+            if name in params:
+                value = _date_or_instant(params[name])
+                if value is None:
+                    return name
+                date_sent = (op, value)
+        try:
+            page_size = int(params.get("PageSize") or DEFAULT_PAGE_SIZE)
+        except ValueError:
+            return "PageSize"
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            return "PageSize"
+        try:
+            page = int(params.get("Page") or 0)
+        except ValueError:
+            return "Page"
+        if page < 0:
+            return "Page"
+        token = None
+        if params.get("PageToken"):
+            match = _PAGE_TOKEN.match(params["PageToken"])
+            if match is None:
+                return "PageToken"
+            token = (match["direction"], match["sid"])
+        filters = {name: params[name] for name in _LIST_FILTERS if params.get(name)}
+        return cls(filters, date_sent, page_size, page, token)
+
+    def accepts(self, message: Mapping[str, Any], times: _Times) -> bool:
+        if "To" in self.filters and message["to"] != self.filters["To"]:
+            return False
+        if "From" in self.filters and message["from"] != self.filters["From"]:
+            return False
+        if self.date_sent is None:
+            return True
+        if times.sent_at is None:
+            return False  # not sent yet: no DateSent filter finds it
+        op, value = self.date_sent
+        if isinstance(value, datetime):
+            return _compare(op, times.sent_at.replace(microsecond=0), value)
+        return _compare(op, times.sent_at.date(), value)
+
+    def uri(self, path: str, page: int, token: str | None) -> str:
+        params = [*self.filters.items(), ("PageSize", str(self.page_size)), ("Page", str(page))]
+        if token is not None:
+            params.append(("PageToken", token))
+        return f"{path}?{urlencode(params)}"
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    """`<` and `>` are Twilio's "on or before" and "on or after"."""
+    if op == "<":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left >= right)
+    return bool(left == right)
+
+
+def _date_or_instant(value: str) -> date | datetime | None:
+    """A GMT day (YYYY-MM-DD) or instant (ISO 8601 or RFC 2822, whole seconds), else None."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            instant = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC).replace(microsecond=0)
+
+
+def list_page(path: str, query: ListQuery, messages: list[dict[str, Any]]) -> dict[str, Any] | str:
+    """Twilio's answer to a list request over `messages` (filtered, newest first), or the
+    name of the parameter that does not fit them (a page token for an unknown message)."""
+    start = query.page * query.page_size
+    first, stop = start, start + query.page_size
+    token = None
+    if query.page_token is not None:
+        direction, sid = query.page_token
+        token = f"P{direction}{sid}"
+        sids = [m["sid"] for m in messages]
+        if sid not in sids:
+            return "PageToken"
+        at = sids.index(sid)
+        if direction == "A":  # the page after the one that ended with `sid`
+            first, stop = at + 1, at + 1 + query.page_size
+        else:  # the page before the one that began with `sid`
+            first, stop = max(at - query.page_size, 0), at
+    items = messages[first:stop]
+    more = first + len(items) < len(messages)
+    return {
+        "end": start + len(items) - 1 if items else start,
+        "first_page_uri": query.uri(path, 0, None),
+        "messages": items,
+        "next_page_uri": (
+            query.uri(path, query.page + 1, "PA" + items[-1]["sid"]) if items and more else None
+        ),
+        "page": query.page,
+        "page_size": query.page_size,
+        "previous_page_uri": (
+            query.uri(path, query.page - 1, "PB" + items[0]["sid"])
+            if items and query.page > 0 and first > 0
+            else None
+        ),
+        "start": start,
+        "uri": query.uri(path, query.page, token),
+    }
 
 
 class _Server(ThreadingHTTPServer):
@@ -359,6 +559,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"requests": [asdict(r) for r in fake.requests()]})
         elif parts.path == "/_fake/health":
             self._json(200, {"ok": True})
+        elif match := _MESSAGES_PATH.match(parts.path):
+            self._list_messages(match["account"], parts.path, parts.query)
         elif match := _MESSAGE_PATH.match(parts.path):
             if self._authorized(match["account"]) is None:
                 return
@@ -373,9 +575,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         path = urlsplit(self.path).path
         if path == "/_fake/messages":
-            with self.server.fake._changed:
-                self.server.fake._requests.clear()
-                self.server.fake._messages.clear()
+            self.server.fake.forget_messages()
             self._reply(204, b"")
         elif path == "/_fake/faults":
             self.server.fake.clear_faults()
@@ -414,27 +614,72 @@ class _Handler(BaseHTTPRequestHandler):
         if auth_user is None:
             record(401)
             return
-        fault = fake._take_fault(to, account)
-        if fault is not None:
-            if fault.delay_seconds and fake._stopping.wait(fault.delay_seconds):
-                self.close_connection = True
-                return
-            if fault.disconnect:
-                record(0)
-                self.close_connection = True
-                return
-            if fault.status is not None:
-                record(fault.status)
-                self._reply(fault.status, twilio_error_body(fault.status, fault.code, None, to))
-                return
+        fault = fake._take_fault(to, account, "send")
+        if fault is not None and self._answered_by(fault, record, to):
+            return
         error = _validation_error(params)
         if error is not None:
             record(400)
             self._reply(400, twilio_error_body(400, error, None, to))
             return
-        message = _message_resource(account, params)
+        message = _message_resource(account, params, fake._clock())
         record(201, message)
         self._json(201, message)
+
+    def _list_messages(self, account: str, path: str, query_string: str) -> None:
+        fake = self.server.fake
+        params = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        auth_user = self._authorized(account)
+
+        def record(status: int) -> None:
+            fake._record(
+                RecordedRequest(
+                    method="GET",
+                    path=path,
+                    account_sid=account,
+                    auth_user=auth_user,
+                    auth_ok=auth_user is not None,
+                    params=params,
+                    status=status,
+                    client_port=int(self.client_address[1]),
+                )
+            )
+
+        if auth_user is None:
+            record(401)
+            return
+        fault = fake._take_fault(params.get("To", ""), account, "list")
+        if fault is not None and self._answered_by(fault, record, params.get("To", "")):
+            return
+        query = ListQuery.parse(params)
+        page = (
+            list_page(path, query, fake._listed(account, query))
+            if isinstance(query, ListQuery)
+            else query
+        )
+        if isinstance(page, str):
+            record(400)
+            message = f"Invalid {page}"
+            self._reply(400, twilio_error_body(400, 20001, message))
+            return
+        record(200)
+        self._json(200, page)
+
+    def _answered_by(self, fault: Fault, record: Callable[[int], None], to: str) -> bool:
+        """Answer as `fault` says. False when the normal answer is still to come (a delay
+        alone); the request is recorded unless the fake is stopping."""
+        if fault.delay_seconds and self.server.fake._stopping.wait(fault.delay_seconds):
+            self.close_connection = True
+            return True
+        if fault.disconnect:
+            record(0)
+            self.close_connection = True
+            return True
+        if fault.status is not None:
+            record(fault.status)
+            self._reply(fault.status, twilio_error_body(fault.status, fault.code, None, to))
+            return True
+        return False
 
     def _add_faults(self, body: bytes) -> None:
         try:
@@ -516,9 +761,9 @@ def _segments(body: str) -> int:
     return 1 if len(body) <= per_single else math.ceil(len(body) / per_part)
 
 
-def _message_resource(account: str, params: Mapping[str, str]) -> dict[str, Any]:
+def _message_resource(account: str, params: Mapping[str, str], at: datetime) -> dict[str, Any]:
     sid = "SM" + uuid.uuid4().hex
-    now = format_datetime(datetime.now(UTC))
+    now = format_datetime(at.astimezone(UTC))
     uri = f"/{API_VERSION}/Accounts/{account}/Messages/{sid}"
     from_number = params.get("From")
     body = params.get("Body", "")

@@ -2,16 +2,20 @@
 
 Twilio's answers are sorted into permanent errors (never retried: the number is invalid or the
 user opted out) and transient ones (rate limits, Twilio outages, timeouts, broken connections),
-so that services can decide what to do with the reminder and the user.
+so that services can decide what to do with the reminder and the user. Lookups of what Twilio
+already took read its message list and fail with SmsLookupError whenever the answer is not
+certain.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import urllib.request
 from base64 import b64encode
+from datetime import UTC, datetime
 from io import BytesIO
 from types import TracebackType
 from typing import Any, Final
@@ -23,7 +27,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from reminders.domain.errors import InvalidInput, SmsSendError
+from reminders.domain.errors import InvalidInput, SmsLookupError, SmsSendError
 from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
 from reminders.ports import SentSms
 
@@ -37,6 +41,12 @@ credentials refused) is a configuration fault, not the recipient's: retried whil
 fixing the token in time loses nothing."""
 
 _PERMANENT_CODES: Final = OPTED_OUT_CODES | INVALID_NUMBER_CODES
+
+LOOKUP_PAGE_SIZE: Final = 20
+LOOKUP_MAX_PAGES: Final = 5
+"""One lookup reads at most this many pages of the messages to a number (100 messages): a
+user gets a few a day, so that reaches back days, and a lookup takes at most this many
+request timeouts."""
 
 
 def is_permanent(code: int | None, http_status: int | None) -> bool:
@@ -213,6 +223,23 @@ class CurlHttpClient(HttpClient):  # type: ignore[misc]  # twilio ships no type 
         return self._auth[1]
 
 
+def _refusal(exc: TwilioException) -> tuple[int | None, int | None]:
+    """The HTTP status and Twilio error code of a refused request. The create call raises
+    TwilioRestException with both; a list page raises a bare TwilioException that carries
+    the response, whose body holds the code."""
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return (int(exc.status) if exc.status else None, int(exc.code) if exc.code else None)
+    response = next((arg for arg in exc.args if isinstance(arg, Response)), None)
+    if response is None:
+        return None, None
+    try:
+        payload = json.loads(response.text)
+    except ValueError:
+        payload = None
+    code = payload.get("code") if isinstance(payload, dict) else None
+    return response.status_code, code if isinstance(code, int) else None
+
+
 def _headers(lines: list[bytes]) -> dict[str, str]:
     """The last response's headers from libcurl's header lines (a 100 Continue, say, comes
     with a block of its own before them)."""
@@ -310,6 +337,108 @@ class TwilioSmsSender:
             "twilio accepted sms to %s: %s", to.masked(), status, extra={"twilio_sid": sid}
         )
         return SentSms(provider_sid=sid, status=status)
+
+    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+        """The earliest message Twilio accepted for `to` with exactly `body`, created at or
+        after `since` (to the second, as Twilio keeps it), or None when it has none.
+
+        Reads the account's messages to `to`, newest first, LOOKUP_PAGE_SIZE at a time, until
+        one was created before `since`. Raises SmsLookupError for whatever `send` would call
+        transient (429, 5xx, timeouts, broken connections, refused credentials), for any
+        other refusal, for an unreadable page, and when LOOKUP_MAX_PAGES pages end before
+        `since` with no match; with one, the oldest match read is returned (Twilio took the
+        message; an earlier copy may exist). Each page is one request bounded by the
+        sender's timeout, so a lookup takes at most LOOKUP_MAX_PAGES timeouts.
+        """
+        if since.tzinfo is None or since.utcoffset() is None:
+            raise ValueError("since must be a timezone-aware datetime")
+        # Twilio's date_created has whole seconds: a message created in the same second as
+        # `since` shows an earlier time than `since` itself.
+        cutoff = since.astimezone(UTC).replace(microsecond=0)
+        client = self._borrow()
+        try:
+            found = self._search(client, to, body, cutoff)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise self._lookup_refused(to, _refusal(exc)) from None  # exc may quote the number
+        except pycurl.error as exc:
+            reason = f"curl error {exc.args[0]}" if exc.args else "curl error"
+            raise self._lookup_failed(to, reason) from exc
+        except TwilioException as exc:
+            # A list page Twilio refused arrives as a bare TwilioException with the response.
+            status, code = _refusal(exc)
+            if status is not None:
+                raise self._lookup_refused(to, (status, code)) from None
+            raise self._lookup_failed(to, "unreadable answer") from None
+        except OSError as exc:
+            raise self._lookup_failed(to, type(exc).__name__) from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # not JSON, or not a page of messages: the client's parsing fails in these ways
+            reason = f"unreadable answer ({type(exc).__name__})"
+            raise self._lookup_failed(to, reason) from None
+        finally:
+            self._idle.put(client)
+        if found is not None:
+            logger.debug(
+                "twilio had already accepted sms to %s: %s",
+                to.masked(),
+                found.status,
+                extra={"twilio_sid": found.provider_sid},
+            )
+        return found
+
+    def _search(self, client: Any, to: PhoneNumber, body: str, cutoff: datetime) -> SentSms | None:
+        # No DateSent> filter: Twilio leaves date_sent empty while it still queues a message,
+        # so that filter would hide exactly the messages a crash most likely left unrecorded.
+        # Twilio lists newest first by date_created, so the To filter and reading until a
+        # message older than the cutoff finds them all. No From filter either: with a
+        # messaging service `from` stays empty until Twilio picks the sender, and a message
+        # sent before a change of sender settings must still be found.
+        page = client.messages.page(to=str(to), page_size=LOOKUP_PAGE_SIZE)
+        earliest: SentSms | None = None
+        pages_read = 1
+        while True:
+            for message in page:
+                created = message.date_created
+                if not isinstance(created, datetime):
+                    raise ValueError("a message without date_created")
+                if created < cutoff:
+                    return earliest
+                # The To filter is checked again: a server that ignored it must not make
+                # another number's message count as this one's.
+                if message.to == str(to) and message.body == body and message.sid:
+                    earliest = SentSms(str(message.sid), twilio_status_word(message.status))
+            if page.next_page_url is None:
+                return earliest  # every message to this number is newer than the cutoff
+            if pages_read == LOOKUP_MAX_PAGES:
+                break
+            page = page.next_page()
+            pages_read += 1
+        if earliest is not None:
+            return earliest  # not the earliest for sure, but Twilio did take the message
+        logger.warning(
+            "twilio lookup for %s read %d pages without reaching the cutoff",
+            to.masked(),
+            LOOKUP_MAX_PAGES,
+        )
+        raise SmsLookupError(
+            f"could not be sure: {LOOKUP_MAX_PAGES} pages of {LOOKUP_PAGE_SIZE} messages "
+            "did not reach the time asked about"
+        )
+
+    def _lookup_refused(
+        self, to: PhoneNumber, refusal: tuple[int | None, int | None]
+    ) -> SmsLookupError:
+        status, code = refusal
+        logger.warning(
+            "twilio refused a lookup of sms to %s: HTTP %s, code %s", to.masked(), status, code
+        )
+        return SmsLookupError(
+            f"twilio refused the lookup: HTTP {status}, code {code}", status=status, code=code
+        )
+
+    def _lookup_failed(self, to: PhoneNumber, reason: str) -> SmsLookupError:
+        logger.warning("twilio lookup of sms to %s failed: %s", to.masked(), reason)
+        return SmsLookupError(f"twilio lookup failed: {reason}")
 
     def close(self) -> None:
         """Close every pooled connection. Later sends open new ones."""

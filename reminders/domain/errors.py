@@ -9,7 +9,8 @@ Every message names the field, the rejected value (never a phone number) and wha
     │   └── QuietHoursConflict  a schedule would put a step inside quiet hours (R7)
     ├── NotFound                no such user (404)
     ├── Conflict                the phone number is already enrolled (409)
-    └── SmsSendError            the SMS provider refused or failed a send
+    ├── SmsSendError            the SMS provider refused or failed a send
+    └── SmsLookupError          the SMS provider could not say whether it took a message
 """
 
 from __future__ import annotations
@@ -61,3 +62,14 @@ class SmsSendError(ReminderError):
         super().__init__(message)
         self.code = code
         self.permanent = permanent
+
+
+class SmsLookupError(ReminderError):
+    """The provider could not be asked whether it already took a message, or its answer
+    cannot be trusted: the caller must treat the outcome as unknown. `status` is the HTTP
+    status and `code` the provider's error code, when it answered with them."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code

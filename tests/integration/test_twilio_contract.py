@@ -1,18 +1,24 @@
 """Contract test: every request TwilioSmsSender makes passes Twilio's own OpenAPI description.
 
+That is the send (create a message) and the lookup (list messages, read by `find_sent`).
+
 Stoplight Prism (`npm ci` installs it under node_modules/) serves a mock of Twilio's API
-v2010 from the description in shared/twilio/ and, with `--errors`, answers a request that
-breaks the description with 422 (401 without basic auth) instead of the example message.
+v2010 from the description in shared/twilio/ and answers a request that breaks the
+description with 422 (401 without basic auth) instead of the example message. `--errors`
+also turns an example answer that breaks the description into a 500: the sends run with it,
+the lookups without it (see `prism_list_url`).
 
 Prism quirks seen with 5.14.2: it does not check `format: phone-number` (To/From), nor that
 From or MessagingServiceSid is present, and it accepts unknown parameters; it does check the
 AccountSid and MessagingServiceSid patterns, StatusCallback's `format: uri`, the content type
-and basic auth. It always answers with the description's first example (sid SMaaaa...). It
-starts in about 2 s.
+and basic auth, and on the list the PageSize range (1-1000). It always answers with the
+description's first example (sid SMaaaa...; for the list, two messages of 2019 to another
+number, so a lookup finds nothing there). Each of the two starts in about 2 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,12 +26,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from reminders.adapters.twilio_sms import TwilioSmsSender
-from reminders.domain.errors import SmsSendError
+from reminders.domain.errors import SmsLookupError, SmsSendError
 from reminders.domain.model import PhoneNumber
 from reminders.ports import SentSms
 
@@ -43,6 +50,7 @@ FROM_NUMBER = "+15005550006"
 STATUS_CALLBACK_URL = "http://localhost:8080/twilio/status"
 TO = PhoneNumber("+14155550123")
 BODY = "RollerCare: roll in 20 min. Peel first. Reply DONE when finished, STOP to opt out."
+SINCE = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def _unavailable(reason: str) -> None:
@@ -86,14 +94,15 @@ def _listening(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _running_prism(log_dir: Path, *options: str) -> Iterator[str]:
+    """Prism serving Twilio's description with `options`, on a free port; its URL."""
     spec, prism = _openapi_path(), _prism_executable()
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("prism") / "prism.log"
+    log_path = log_dir / "prism.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [prism, "mock", str(spec), "--host", "127.0.0.1", "--port", str(port), "--errors"],
+            [prism, "mock", str(spec), "--host", "127.0.0.1", "--port", str(port), *options],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -116,6 +125,22 @@ def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _running_prism(tmp_path_factory.mktemp("prism"), "--errors") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def prism_list_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Prism without `--errors`, for the list: it still answers a request that breaks the
+    description with 422, but does not turn its own example answer into a 500. That example
+    breaks the description it comes from: `first_page_uri`, `next_page_uri` and `uri` are
+    declared `format: uri` but are relative paths, as Twilio sends them."""
+    with _running_prism(tmp_path_factory.mktemp("prism-list")) as url:
+        yield url
 
 
 def send_through_prism(prism_url: str, **options: str | None) -> SentSms:
@@ -169,3 +194,40 @@ def test_prism_refuses_a_request_that_breaks_the_contract(prism_url: str) -> Non
         send_through_prism(prism_url, messaging_service_sid="MG-not-a-service-sid")
 
     assert (caught.value.code, caught.value.permanent) == (422, True)
+
+
+def find_through_prism(
+    prism_url: str, *, since: datetime = SINCE, account_sid: str = ACCOUNT_SID
+) -> SentSms | None:
+    with TwilioSmsSender(
+        account_sid=account_sid,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_url=prism_url,
+        timeout_seconds=10,
+    ) as sender:
+        return sender.find_sent(TO, BODY, since)
+
+
+def test_lookup_matches_contract(prism_list_url: str) -> None:
+    found = find_through_prism(prism_list_url)  # a 422 would raise SmsLookupError
+
+    assert found is None  # Prism's example messages are older than `since`
+
+
+def test_lookup_follows_next_page_uris_within_the_contract(prism_list_url: str) -> None:
+    # With `since` before 2019 every example message is newer and none matches, so the
+    # lookup follows the example's next_page_uri up to its page cap: the client's paging
+    # requests pass too (a refused page would end in a 422, not in the cap).
+    with pytest.raises(SmsLookupError) as caught:
+        find_through_prism(prism_list_url, since=datetime(2001, 1, 1, tzinfo=UTC))
+
+    assert caught.value.status is None
+    assert "could not be sure" in str(caught.value)
+
+
+def test_prism_refuses_a_lookup_that_breaks_the_contract(prism_list_url: str) -> None:
+    with pytest.raises(SmsLookupError) as caught:
+        find_through_prism(prism_list_url, account_sid="AC-not-an-account-sid")
+
+    assert caught.value.status == 422
