@@ -12,6 +12,7 @@ from reminders.domain.model import PhoneNumber
 
 if TYPE_CHECKING:
     from reminders.adapters.repository import (
+        DispatcherRepository,
         MessageRepository,
         ReminderRepository,
         ReplyLogRepository,
@@ -100,6 +101,7 @@ class UnitOfWork(Protocol):
     reminders: ReminderRepository
     messages: MessageRepository
     reply_log: ReplyLogRepository
+    dispatchers: DispatcherRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

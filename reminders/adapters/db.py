@@ -104,6 +104,10 @@ reminder_rows = Table(
     Column("error_code", Integer),
     Column("sent_at", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The dispatcher that last claimed the row, and when: a claim of a dispatcher whose beat
+    # stopped is settled by asking the SMS provider (see `dispatchers`).
+    Column("claimed_by", String(32)),
+    Column("claimed_at", UtcDateTime),
     Index("ix_reminders_due", "due_at", sqlite_where=text(ACTIVE), postgresql_where=text(ACTIVE)),
     Index("ix_reminders_user", "user_id"),
     Index("ix_reminders_session", "session_id"),
@@ -125,6 +129,18 @@ messages = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_messages_user", "user_id"),
+)
+
+# One row per running dispatcher: it adds to `beats` every half second or so. Others judge
+# it dead only when they have watched `beats` stand still (so a clock that jumps, or a
+# replica that just started, judges nothing) and its last beat is old.
+dispatchers = Table(
+    "dispatchers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("beats", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("beat_at", UtcDateTime, nullable=False),
 )
 
 # Auto-replies per number (rate limit, "not enrolled" once a day). Keyed by the number, which

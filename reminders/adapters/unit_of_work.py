@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from reminders.adapters.db import SQLITE_IMMEDIATE
 from reminders.adapters.repository import (
+    DispatcherRepository,
     MessageRepository,
     ReminderRepository,
     ReplyLogRepository,
@@ -59,6 +60,7 @@ class SqlAlchemyUnitOfWork:
     reminders: ReminderRepository
     messages: MessageRepository
     reply_log: ReplyLogRepository
+    dispatchers: DispatcherRepository
 
     def __init__(
         self, engine: Engine, *, autocommit: bool = False, read_only: bool = False
@@ -84,6 +86,7 @@ class SqlAlchemyUnitOfWork:
         self.reminders = ReminderRepository(connection)
         self.messages = MessageRepository(connection)
         self.reply_log = ReplyLogRepository(connection)
+        self.dispatchers = DispatcherRepository(connection)
         return self
 
     def __exit__(

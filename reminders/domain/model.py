@@ -212,3 +212,13 @@ class DueReminder:
     user_status: UserStatus
     timezone: str
     session_starts_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherBeat:
+    """What a dispatcher's liveness row says: its id, how many beats it has counted, and the
+    time of the last one by its own clock."""
+
+    dispatcher_id: str
+    beats: int
+    beat_at: datetime

@@ -16,6 +16,7 @@ lease runs out and they are sent once, by whoever claims them next.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from reminders.ports import (
     UnitOfWorkFactory,
 )
 from reminders.services.policy import Policy
+from reminders.services.rescue import Watch
 from reminders.services.routine import stop_reminders
 from reminders.services.transaction import in_transaction
 
@@ -142,6 +144,13 @@ class Dispatcher:
     # statement (PostgreSQL), units of work that commit it by themselves, with no round
     # trips for BEGIN and COMMIT. None: `uow_factory`.
     statement_uow_factory: UnitOfWorkFactory | None = None
+    # The liveness beat: claims carry this dispatcher's id, and no send starts unless a
+    # beat reached the database moments ago. None: claims carry no id (tests of parts).
+    watch: Watch | None = None
+    # How long to wait before trying again to record outcomes the database refused.
+    pause: Callable[[float], object] = time.sleep
+    _claimer: str = ""
+    _held: bool = False  # outcomes could not be recorded: no send starts until they are
 
     def _statement_uow(self) -> UnitOfWork:
         return (self.statement_uow_factory or self.uow_factory)()
@@ -155,6 +164,12 @@ class Dispatcher:
         """Send everything due now, batch by batch, until nothing is due or a stop is asked
         for. One bad reminder never stops the others."""
         report = DispatchReport()
+        if self.watch is not None:
+            if self.watch.liveness.evicted:
+                self.watch.liveness.renew()
+            if not self.watch.may_send():
+                return report  # the database is out of reach: nothing can be recorded
+            self._claimer = self.watch.dispatcher_id
         batches = self._claimed_batches(report)
         if self.executor is None:
             for to_send in batches:
@@ -174,7 +189,9 @@ class Dispatcher:
             # readiness must not call it stuck.
             self.last_beat_at = now = self.clock.now()
             with self._statement_uow() as uow:
-                claimed = uow.reminders.claim_due(now, now + self.lease, self.batch_size)
+                claimed = uow.reminders.claim_due(
+                    now, now + self.lease, self.batch_size, self._claimer
+                )
                 uow.commit()
             report.claimed += len(claimed)
             settled, to_send = self._triage(claimed, now)
@@ -323,11 +340,7 @@ class Dispatcher:
                         "provider_sid": outcome["provider_sid"],
                     }
                 )
-        try:
-            self._record(outcomes, messages, stopped)
-        except Exception:
-            # The rows stay `sending` and their lease will run out: retried, not lost.
-            logger.exception("could not record send outcomes", extra={"count": len(outcomes)})
+        self._record(outcomes, messages, stopped)
         steps = [attempt.due.step for attempt in attempts]
         self._count(report, list(zip(steps, outcomes, strict=True)))
 
@@ -337,12 +350,49 @@ class Dispatcher:
         messages: list[dict[str, Any]],
         stopped: dict[int, UserStatus],
     ) -> None:
+        """Record outcomes; while the database refuses, hold them (and start no send) and try
+        again, until it takes them or a stop is asked for. Never send what cannot be recorded:
+        at most the crash window is ever held. Left unrecorded at a stop, they are settled by
+        asking the provider once this dispatcher's beat has stopped (see rescue.py)."""
+        delay = 0.1
+        while True:
+            try:
+                self._write(outcomes, messages, stopped)
+            except Exception:
+                if not self._held:
+                    logger.exception(
+                        "could not record send outcomes: sending stops until they are",
+                        extra={"count": len(outcomes)},
+                    )
+                self._held = True
+                if self.should_stop():
+                    logger.error(
+                        "stopping with send outcomes unrecorded; they will be settled by "
+                        "asking the provider",
+                        extra={"count": len(outcomes)},
+                    )
+                    return
+                self.pause(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if self._held:
+                logger.info("send outcomes recorded again: sending resumes")
+            self._held = False
+            return
+
+    def _write(
+        self,
+        outcomes: list[dict[str, Any]],
+        messages: list[dict[str, Any]],
+        stopped: dict[int, UserStatus],
+    ) -> None:
         at = self.clock.now()
+        claimer = self._claimer or None
 
         def finish(uow: UnitOfWork) -> None:
             # The users' rows before their reminders' (one lock order), by id.
             users = {user_id: uow.users.lock(user_id) for user_id in sorted(stopped)}
-            uow.reminders.finish(outcomes, at, sent=messages)
+            uow.reminders.finish(outcomes, at, sent=messages, claimer=claimer)
             for user_id, status in stopped.items():
                 user = users[user_id]
                 if user is not None:
@@ -357,7 +407,9 @@ class Dispatcher:
         started_at = due.send_at  # until the clock has answered
         try:
             started_at = self.clock.now()
-            if self.should_stop():
+            if self.should_stop() or self._held:
+                return _Attempt(due, body, started_at, None)
+            if self.watch is not None and not self.watch.may_send():
                 return _Attempt(due, body, started_at, None)
             assert due.phone is not None
             result: SentSms | SmsSendError = self.sender.send(due.phone, body)

@@ -133,22 +133,24 @@ def test_roll_is_not_sent_more_than_two_hours_late(
     assert statuses(container)["roll"] == "expired"
 
 
-def test_a_claim_whose_lease_ran_out_is_claimed_again(
+def test_a_claim_whose_lease_ran_out_with_no_dispatcher_behind_it_is_sent(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
     enroll(container, confirmed=False)
     now = clock.now()
-    with container.uow() as uow:  # a replica claimed it and died before sending
+    with container.uow() as uow:  # claimed by no live dispatcher, never sent
         claimed = uow.reminders.claim_due(now, now + timedelta(seconds=60), 10)
         uow.commit()
+    container.watch()
     container.dispatch_due()
     nothing_while_leased = len(sender.sent)
 
     clock.advance(timedelta(seconds=61))
+    container.watch()  # asks the provider, which never took it, and releases it
     container.dispatch_due()
 
     assert len(claimed) == 1
-    assert (nothing_while_leased, len(sender.sent)) == (0, 1)
+    assert (nothing_while_leased, len(sender.sent), sender.lookups) == (0, 1, 1)
 
 
 def test_a_claimed_reminder_is_not_claimed_by_a_second_dispatcher(container: Container) -> None:
@@ -250,6 +252,8 @@ def test_claims_and_outcomes_need_no_begin_or_commit_on_postgresql(
 
     assert len(sender.sent) == 1
     if container.engine.dialect.name == "postgresql":
-        assert executed == [("UPDATE", True), ("WITH", True)]  # the claim; outcome + message
+        # The liveness beat (UPDATE dispatchers, then INSERT the first time), the claim, and
+        # the outcome with its message.
+        assert executed == [("UPDATE", True), ("INSERT", True), ("UPDATE", True), ("WITH", True)]
     else:
         assert all(not autocommit for _, autocommit in executed)

@@ -25,7 +25,9 @@ def test_two_units_of_work_locking_users_in_opposite_orders_both_finish(
 ) -> None:
     first = enroll(container, phone="+14155550101").id
     second = enroll(container, phone="+14155550102").id
-    both_locked_one = threading.Barrier(2, timeout=10)
+    # On SQLite the second cannot begin while the first holds the write lock: wait briefly.
+    meet_seconds = 10.0 if container.engine.dialect.name == "postgresql" else 1.0
+    both_locked_one = threading.Barrier(2)
     runs: list[str] = []
     errors: list[BaseException] = []
 
@@ -35,7 +37,7 @@ def test_two_units_of_work_locking_users_in_opposite_orders_both_finish(
             uow.users.lock(order[0])
             if runs.count(name) == 1:
                 try:  # only the first attempts meet; on SQLite the second waits to begin
-                    both_locked_one.wait(timeout=1)
+                    both_locked_one.wait(timeout=meet_seconds)
                 except threading.BrokenBarrierError:
                     pass
             uow.users.lock(order[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -12,15 +13,17 @@ from sqlalchemy import (
     Integer,
     Select,
     Update,
+    and_,
     any_,
     bindparam,
     func,
     insert,
+    or_,
     select,
     update,
 )
 
-from reminders.adapters.db import messages, reminder_rows, sessions, users
+from reminders.adapters.db import dispatchers, messages, reminder_rows, sessions, users
 from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
 from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
 from reminders.domain.model import (
@@ -33,20 +36,38 @@ from reminders.domain.model import (
     UserStatus,
 )
 
-
-def _by_send_at(due: DueReminder) -> datetime:
-    return due.send_at
+_CLAIMER = re.compile(r"[0-9A-Za-z]{1,32}")  # written into the statement: checked first
 
 
-@lru_cache(maxsize=4)
-def _claim_statements(dialect: str) -> tuple[Update, Select[Any] | None]:
-    """The claim, built once per dialect (`now`, `lease_until` and `limit` are parameters),
-    and on SQLite the query for the user's and session's columns of the claimed `ids`."""
+def _by_send_at(claimed: tuple[DueReminder, datetime | None]) -> datetime:
+    return claimed[0].send_at
+
+
+@lru_cache(maxsize=8)
+def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any] | None]:
+    """The claim, built once per dialect (`now`, `lease_until`, `limit` and `claimer` are
+    parameters), and on SQLite the query for the user's and session's columns of the claimed
+    `ids`.
+
+    A claim takes `scheduled` reminders that are due. A take-over (`take_over`) takes
+    `sending` ones whose dispatcher is gone: claimed by one of `dead`, or whose lease ran out
+    with no live dispatcher behind the claim; it keeps their `claimed_at`, the time of the
+    claim whose send has no recorded outcome."""
     r, u = reminder_rows.c, users.c
     due = r.due_at <= bindparam("now")
+    if take_over:
+        unowned = or_(r.claimed_by.is_(None), r.claimed_by.not_in(select(dispatchers.c.id)))
+        wanted = and_(
+            r.status == ReminderStatus.SENDING.value,
+            or_(r.claimed_by.in_(bindparam("dead", expanding=True)), and_(due, unowned)),
+        )
+        indexed = wanted
+    else:
+        wanted = and_(r.status == ReminderStatus.SCHEDULED.value, due)
+        indexed = and_(IS_ACTIVE, wanted)  # the due index's own condition, word for word
     candidates = (
         select(r.id)
-        .where(IS_ACTIVE, due)
+        .where(indexed)
         .order_by(r.due_at)
         .limit(bindparam("limit", type_=Integer))
         .correlate(None)
@@ -59,17 +80,18 @@ def _claim_statements(dialect: str) -> tuple[Update, Select[Any] | None]:
         among = r.id == any_(func.array(locked))
     else:
         among = r.id.in_(candidates.scalar_subquery())
-    claim = (
-        update(reminder_rows)
-        .where(among, r.status.in_(ACTIVE_VALUES), due)
-        .values(
-            status=ReminderStatus.SENDING.value,
-            due_at=bindparam("lease_until"),
-            claims=r.claims + 1,
-            updated_at=bindparam("now"),
-        )
-    )
-    reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts)
+    values: dict[str, Any] = {
+        "status": ReminderStatus.SENDING.value,
+        "due_at": bindparam("lease_until"),
+        "claimed_by": bindparam("claimer"),
+        "updated_at": bindparam("now"),
+    }
+    if not take_over:
+        values.update(claims=r.claims + 1, claimed_at=bindparam("now"))
+    # The condition again: on PostgreSQL a row another transaction changed meanwhile is
+    # checked anew, so a claim or take-over made by someone else is never taken twice.
+    claim = update(reminder_rows).where(among, wanted).values(**values)
+    reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts, r.claimed_at)
     starts_at = sessions.c.starts_at
     if dialect == "postgresql":
         # One statement: the user's columns come from the join, the session's start from a
@@ -149,14 +171,40 @@ class ReminderRepository:
         )
         return result.rowcount
 
-    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DueReminder]:
-        """Claim up to `limit` due reminders, oldest due first: `scheduled` ones whose time
-        has come and `sending` ones whose lease ran out (a replica crashed mid-send). The
-        claim is one conditional UPDATE: rows locked by another replica are skipped on
-        PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
+    def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, claimer: str = ""
+    ) -> list[DueReminder]:
+        """Claim up to `limit` due `scheduled` reminders for dispatcher `claimer`, oldest due
+        first. The claim is one conditional UPDATE: rows locked by another replica are skipped
+        on PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
         what sending needs is read back."""
-        claim, recipients = _claim_statements(self._c.dialect.name)
-        values = {"now": now, "lease_until": lease_until, "limit": limit}
+        values = {"now": now, "lease_until": lease_until, "limit": limit, "claimer": claimer}
+        return [due for due, _ in self._claim(False, values)]
+
+    def take_over(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        claimer: str,
+        dead: Sequence[str],
+    ) -> list[tuple[DueReminder, datetime | None]]:
+        """Take over up to `limit` reminders left `sending` by dispatchers that are gone: those
+        claimed by one of `dead`, and those whose lease ran out with no live dispatcher
+        behind them. Returns each with the time of the claim whose send has no outcome."""
+        values = {
+            "now": now,
+            "lease_until": lease_until,
+            "limit": limit,
+            "claimer": claimer,
+            "dead": list(dead) or ["-"],  # never an id: an empty IN is not portable
+        }
+        return self._claim(True, values)
+
+    def _claim(
+        self, take_over: bool, values: dict[str, Any]
+    ) -> list[tuple[DueReminder, datetime | None]]:
+        claim, recipients = _claim_statements(self._c.dialect.name, take_over)
         rows: Sequence[tuple[Any, ...]] = self._c.execute(claim, values).all()
         if recipients is not None and rows:
             # SQLite's RETURNING sees only the updated table: the rest in a second query.
@@ -164,17 +212,20 @@ class ReminderRepository:
             more = {row[0]: row[1:] for row in found}
             rows = [(*row, *more[row[0]]) for row in rows]
         result = [
-            DueReminder(
-                id=reminder_id,
-                user_id=user_id,
-                step=Step(step),
-                send_at=send_at,
-                expires_at=expires_at,
-                attempts=attempts,
-                phone=PhoneNumber(phone) if phone else None,
-                user_status=UserStatus(user_status),
-                timezone=timezone,
-                session_starts_at=session_starts_at,
+            (
+                DueReminder(
+                    id=reminder_id,
+                    user_id=user_id,
+                    step=Step(step),
+                    send_at=send_at,
+                    expires_at=expires_at,
+                    attempts=attempts,
+                    phone=PhoneNumber(phone) if phone else None,
+                    user_status=UserStatus(user_status),
+                    timezone=timezone,
+                    session_starts_at=session_starts_at,
+                ),
+                claimed_at,
             )
             for (
                 reminder_id,
@@ -183,6 +234,7 @@ class ReminderRepository:
                 send_at,
                 expires_at,
                 attempts,
+                claimed_at,
                 phone,
                 user_status,
                 timezone,
@@ -197,16 +249,24 @@ class ReminderRepository:
         outcomes: Sequence[dict[str, Any]],
         now: datetime,
         sent: Sequence[dict[str, Any]] = (),
+        *,
+        claimer: str | None = None,
     ) -> None:
         """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
         `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
-        `sending` change, so a reminder cancelled mid-send stays cancelled. `sent` are the
-        messages those sends were (rows of `messages`, all with the same keys), recorded
-        whatever became of their reminder. On PostgreSQL it is all one statement."""
+        `sending` change, so a reminder cancelled mid-send stays cancelled; with `claimer`,
+        only rows that dispatcher still holds, so a claim taken over meanwhile is left to its
+        new holder. `sent` are the messages those sends were (rows of `messages`, all with
+        the same keys), recorded whatever became of their reminder. On PostgreSQL it is all
+        one statement."""
         shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
         for outcome in outcomes:
             shapes.setdefault(frozenset(outcome), []).append(outcome)
         sending = f"reminders.status = '{ReminderStatus.SENDING.value}'"
+        if claimer is not None:
+            if not _CLAIMER.fullmatch(claimer):
+                raise ValueError("a dispatcher id is 1 to 32 letters and digits")
+            sending += f" AND reminders.claimed_by = '{claimer}'"
         changes: list[InsertRows | UpdateRows] = [
             UpdateRows(reminder_rows, "id", rows, {"updated_at": now}, sending)
             for rows in shapes.values()

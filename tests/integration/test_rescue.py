@@ -1,0 +1,215 @@
+"""A dispatcher that died mid-send: the survivors ask the provider before anything is sent
+again, record what it had taken as sent, and send the rest at once; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from config.settings import Settings
+from reminders.adapters.db import messages, reminder_rows
+from reminders.bootstrap import Container, bootstrap
+from reminders.domain.errors import SmsLookupError
+from reminders.domain.messages import reminder_text
+from reminders.domain.model import DueReminder, User
+from reminders.domain.planning import zone_for
+from reminders.services.liveness import Liveness, dead_after
+from tests.conftest import DATABASES, both_databases
+from tests.fakes import FakeClock, FakeSmsSender
+from tests.routine_driver import enroll
+from tests.unit.test_liveness import FakeMonotonic
+
+GHOST = "0" * 31 + "1"  # the dead dispatcher's id
+DEAD_AFTER = dead_after(send_timeout_seconds=5.0)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    return both_databases(request)
+
+
+@pytest.fixture
+def monotonic() -> FakeMonotonic:
+    return FakeMonotonic()
+
+
+@pytest.fixture
+def survivor(
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> Iterator[Container]:
+    liveness = Liveness(dead_after=DEAD_AFTER, monotonic=monotonic)
+    container = bootstrap(make_settings(), clock=clock, sender=sender, liveness=liveness)
+    yield container
+    container.close()
+
+
+def _ghost_claims(container: Container, *, send_with: FakeSmsSender | None) -> DueReminder:
+    """The ghost dispatcher beats once, claims the due consent question and, with
+    `send_with`, hands it to the provider; then it dies before recording anything."""
+    now = container.clock.now()
+    with container.uow() as uow:
+        uow.dispatchers.register(GHOST, now)
+        (due,) = uow.reminders.claim_due(now, now + timedelta(seconds=60), 10, GHOST)
+        uow.commit()
+    if send_with is not None:
+        assert due.phone is not None
+        body = reminder_text(container.policy.brand, due.step, None, zone_for(due.timezone))
+        send_with.send(due.phone, body)
+    return due
+
+
+def _judge_ghost_dead(survivor: Container, clock: FakeClock, monotonic: FakeMonotonic) -> None:
+    survivor.watch()  # first sight of the ghost's count
+    monotonic.now += 2.0
+    clock.advance(DEAD_AFTER)
+
+
+def _reminder(container: Container, reminder_id: int) -> dict[str, object]:
+    with container.engine.connect() as connection:
+        row = connection.execute(
+            select(reminder_rows).where(reminder_rows.c.id == reminder_id)
+        ).one()
+    return dict(row._mapping)
+
+
+def _outbound_sids(container: Container) -> list[str | None]:
+    with container.engine.connect() as connection:
+        rows = connection.execute(
+            select(messages.c.provider_sid).where(messages.c.direction == "out")
+        )
+        return [row.provider_sid for row in rows]
+
+
+@pytest.fixture
+def pending(survivor: Container) -> User:
+    return enroll(survivor, confirmed=False)
+
+
+def test_a_send_the_provider_took_is_recorded_as_sent_not_sent_again(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> None:
+    due = _ghost_claims(survivor, send_with=sender)
+    _judge_ghost_dead(survivor, clock, monotonic)
+
+    report = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.released, report.unverified) == (1, 0, 0)
+    assert len(sender.sent) == 1
+    row = _reminder(survivor, due.id)
+    assert (row["status"], row["provider_sid"]) == ("sent", sender.sent[0].sid)
+    assert _outbound_sids(survivor) == [sender.sent[0].sid]
+
+
+def test_a_claim_the_provider_never_saw_is_sent_once_at_once(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> None:
+    due = _ghost_claims(survivor, send_with=None)
+    _judge_ghost_dead(survivor, clock, monotonic)
+
+    report = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.released) == (0, 1)
+    assert len(sender.sent) == 1
+    assert _reminder(survivor, due.id)["status"] == "sent"
+
+
+def test_nothing_is_rescued_while_the_ghost_is_watched_for_too_short_a_time(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> None:
+    due = _ghost_claims(survivor, send_with=None)
+    survivor.watch()
+    monotonic.now += 1.0
+    clock.advance(timedelta(hours=1))  # the survivor's clock jumps
+
+    report = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.released) == (0, 0)
+    assert sender.sent == [] and _reminder(survivor, due.id)["status"] == "sending"
+
+
+def test_a_live_dispatcher_keeps_its_claims_however_long_it_takes(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> None:
+    due = _ghost_claims(survivor, send_with=None)
+    for _ in range(30):  # a minute and a half of a slow, beating dispatcher
+        with survivor.uow() as uow:
+            assert uow.dispatchers.beat(GHOST, clock.now())
+            uow.commit()
+        monotonic.now += 3.0
+        clock.advance(timedelta(seconds=3))
+        survivor.watch()
+
+    assert sender.sent == [] and sender.lookups == 0
+    assert _reminder(survivor, due.id)["status"] == "sending"
+
+
+def test_when_the_provider_cannot_be_asked_the_claim_is_released_unverified(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> None:
+    _ghost_claims(survivor, send_with=sender)
+    _judge_ghost_dead(survivor, clock, monotonic)
+    sender.fail_lookups_with(SmsLookupError("timed out"))
+
+    report = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.unverified) == (0, 1)
+    assert len(sender.sent) == 2  # the crash window that is left: documented and counted
+
+
+def test_one_survivor_of_two_takes_the_ghosts_claims(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+    make_settings: Callable[..., Settings],
+) -> None:
+    other = bootstrap(
+        make_settings(),
+        clock=clock,
+        sender=sender,
+        liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
+    )
+    try:
+        _ghost_claims(survivor, send_with=sender)
+        survivor.watch()
+        other.watch()
+        monotonic.now += 2.0
+        clock.advance(DEAD_AFTER)
+
+        reports = [survivor.watch(), other.watch()]
+    finally:
+        other.close()
+
+    assert sorted(r.found for r in reports) == [0, 1]
+    assert sender.lookups == 1
