@@ -1,16 +1,21 @@
 """The dispatcher: claim due reminders, send them, record what happened.
 
-Delivery guarantee: a reminder is claimed (status `sending`, a lease in `due_at`) and the claim
-committed before the provider is called; outcomes are committed as sends finish, every
-`record_every` sends or `record_after` seconds, whichever comes first. A process that dies
-between the provider accepting a message and that commit leaves the row in `sending`; when the
-lease runs out another dispatcher claims it again and the SMS goes out a second time. A
-dispatcher never has more than `crash_window` sends started but not recorded (its threads plus
-two commits' worth), so that is the most a dying process can leave to be sent twice, never its
-whole batch. It is the only way a duplicate can happen, and `claims > 1` on a sent reminder
-marks the ones that went through it. Reminders claimed but not yet handed to the provider (the
-next batch is claimed while the last is still sending) are only late after a crash: their
-lease runs out and they are sent once, by whoever claims them next.
+Delivery guarantee: a reminder is claimed (status `sending`, the dispatcher's id, a lease in
+`due_at`) and the claim committed before the provider is called; outcomes are committed as
+sends finish, every `record_every` sends or `record_after` seconds, whichever comes first.
+A dispatcher never has more than `crash_window` sends started but not recorded (its threads
+plus two commits' worth).
+
+- When outcomes cannot be recorded (the database is gone), no further send starts: the
+  outcomes are held and recorded once the database takes them again. No send starts either
+  unless this dispatcher's liveness beat reached the database moments ago.
+- A dispatcher that dies leaves its unrecorded sends `sending`. Its beat stops; another
+  dispatcher judges it dead within seconds, asks the provider about each of those claims,
+  records the ones the provider took as sent and releases the others to be sent at once
+  (see rescue.py). A duplicate is left possible only when the provider cannot be asked.
+- Reminders claimed but not yet handed to the provider (the next batch is claimed while the
+  last is still sending) are released the same way after a crash: sent once, a few seconds
+  late.
 """
 
 from __future__ import annotations
