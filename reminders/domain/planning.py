@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from reminders.domain.errors import (
     InvalidInput,
@@ -241,9 +242,22 @@ def check_session_time(
 # --- local time (R6) ------------------------------------------------------------------------
 
 
+@cache
+def _iana_names() -> frozenset[str]:
+    # The names the zone database lists, read once. ZoneInfo alone would also open the
+    # right/ and posix/ variants (leap-second and POSIX-rule copies) and any other file under
+    # the zone directories; available_timezones() leaves those out.
+    return frozenset(available_timezones())
+
+
 def zone_for(name: str, field: str = "timezone") -> ZoneInfo:
-    """The IANA zone `name`. Raises InvalidInput naming the field."""
-    if not isinstance(name, str) or "/" not in name and name != "UTC" or name.startswith("/"):
+    """The IANA zone `name`: an Area/Location name the zone database lists, or 'UTC'. Raises
+    InvalidInput naming the field for anything else (right/ and posix/ variants included)."""
+    if (
+        not isinstance(name, str)
+        or ("/" not in name and name != "UTC")
+        or (name not in _iana_names())
+    ):
         raise InvalidInput(
             field, f"{field} '{str(name)[:40]}' is not an IANA name such as 'Europe/Kyiv'"
         )

@@ -22,6 +22,8 @@ from reminders.entrypoints.limits import Gate, Refusal
 from reminders.entrypoints.schemas import (
     MAX_PAGE,
     MAX_SCHEDULE_SESSIONS,
+    MAX_USER_ID,
+    PLAIN_WHOLE_NUMBER,
     EnrollRequest,
     ErrorBody,
     HistoryOut,
@@ -59,8 +61,10 @@ dates.
 bodies are never shown. `DELETE /v1/users/{id}` erases the number and every message body.
 """
 
-_USER_ID = Path(alias="id", ge=1, le=operator.MAX_ID, description="The user's id.", examples=[1])
-UserId = Annotated[int, _USER_ID]
+_USER_ID = Path(alias="id", ge=1, le=MAX_USER_ID, description="The user's id.", examples=[1])
+# The validator after the Path: placed before it, FastAPI would describe the bounds as "ge"
+# and "le" instead of JSON Schema's "minimum" and "maximum".
+UserId = Annotated[int, _USER_ID, PLAIN_WHOLE_NUMBER]
 _STRING = {"schema": {"type": "string"}}
 
 
@@ -213,7 +217,9 @@ def build_router(container: Container) -> APIRouter:
         status: Annotated[
             UserStatus | None, Query(description="Only users with this status.")
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 50,
+        limit: Annotated[
+            int, Query(ge=1, le=MAX_PAGE, description="Page size."), PLAIN_WHOLE_NUMBER
+        ] = 50,
         cursor: Annotated[
             str | None,
             Query(max_length=64, description="`next_cursor` of the previous page."),
@@ -286,7 +292,9 @@ def build_router(container: Container) -> APIRouter:
     def user_schedule(
         user_id: UserId,
         sessions: Annotated[
-            int, Query(ge=1, le=MAX_SCHEDULE_SESSIONS, description="How many sessions.")
+            int,
+            Query(ge=1, le=MAX_SCHEDULE_SESSIONS, description="How many sessions."),
+            PLAIN_WHOLE_NUMBER,
         ] = 3,
     ) -> ScheduleOut:
         """The next sessions and their SMS: the upcoming one as planned, later ones

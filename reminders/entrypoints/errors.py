@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from reminders.domain.model import MAX_CADENCE_DAYS, MIN_CADENCE_DAYS, UserStatus
-from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS
+from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS, MAX_USER_ID
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, Any]:
@@ -36,7 +36,7 @@ ACCEPTED: dict[str, str] = {
     "limit": f"a whole number from 1 to {MAX_PAGE}",
     "cursor": "the next_cursor of the previous page, unchanged",
     "sessions": f"a whole number from 1 to {MAX_SCHEDULE_SESSIONS}",
-    "id": "a user id: a whole number from 1",
+    "id": f"a user id: a whole number from 1 to {MAX_USER_ID} in digits 0-9",
     "body": "a JSON object",
 }
 _LOCATIONS = ("body", "query", "path", "header", "cookie")

@@ -5,10 +5,12 @@ Every error answers with an ErrorBody (see errors.py, which fills it)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from reminders.domain.model import (
     DEFAULT_CADENCE_DAYS,
@@ -29,6 +31,46 @@ from reminders.services.routine import ScheduledSession
 HHMM_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 MAX_PAGE = 200
 MAX_SCHEDULE_SESSIONS = 26  # a year at the shortest cadence of two weeks
+# users.id is an INTEGER column: four bytes on PostgreSQL, where a larger id in a query fails
+# the statement instead of finding no user.
+MAX_USER_ID = 2**31 - 1
+MAX_DIGITS = 19  # more than any bound here, and than any 64-bit integer, has
+
+# --- strict readers -------------------------------------------------------------------------
+# Pydantic's lax mode reads "1_0" as 10, "1.0", "+1" and " 1" as 1, a datetime as its date and
+# "1767225600" as 1 January 2026: one URL or value would then name what another does. These
+# let through only the plain form, and leave the bounds to the field.
+
+_DIGITS = re.compile(r"[0-9]+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _plain_whole_number(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        if len(value) > MAX_DIGITS:
+            raise PydanticCustomError(
+                "whole_number_too_long", "Input has more digits than any accepted value"
+            )
+        return int(value)
+    raise PydanticCustomError(
+        "whole_number_parsing",
+        "Input should be a whole number in plain digits 0-9, with no sign, spaces, "
+        "separators or decimal point",
+    )
+
+
+def _iso_date(value: object) -> object:
+    if value is None or type(value) is date:
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_parsing", "Input should be a date in the format YYYY-MM-DD")
+
+
+# For path and query parameters that are whole numbers (the schema still says integer).
+PLAIN_WHOLE_NUMBER = BeforeValidator(_plain_whole_number)
 
 # --- errors ---------------------------------------------------------------------------------
 
@@ -122,7 +164,8 @@ class EnrollRequest(BaseModel):
         description="Days between sessions. The routine is at most once a week.",
         examples=[14],
     )
-    first_session_date: date | None = Field(
+    # Not strict=True: FastAPI validates the decoded JSON, where a date is a str.
+    first_session_date: Annotated[date | None, BeforeValidator(_iso_date)] = Field(
         default=None,
         description="Local date of the first session, today or later (at most a year "
         "ahead). Only with consent 'confirmed': a pending user's first session is planned "
