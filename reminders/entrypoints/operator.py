@@ -15,7 +15,7 @@ from datetime import date
 
 from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
-from reminders.domain.model import Session, User, UserStatus
+from reminders.domain.model import Session, User, UserStatus, parse_whole_number
 from reminders.entrypoints.phones import parse_phone, single_timezone
 from reminders.ports import UnitOfWork
 from reminders.services import reports, routine
@@ -24,7 +24,7 @@ from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+MAX_ID = 2**31 - 1  # the largest id the users table's INTEGER column holds (PostgreSQL)
 _CURSOR_PREFIX = "u1:"
 
 
@@ -53,10 +53,8 @@ def decode_cursor(cursor: str) -> int:
     except (ValueError, UnicodeError, binascii.Error):
         raise problem from None
     digits = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not digits.isdigit() or len(digits) > 19:
-        raise problem
-    last_id = int(digits)
-    if last_id > MAX_ID:
+    last_id = parse_whole_number(digits, max_digits=10)
+    if not text.startswith(_CURSOR_PREFIX) or last_id is None or last_id > MAX_ID:
         raise problem
     return last_id
 

@@ -30,7 +30,7 @@ from queue import Empty, SimpleQueue
 from threading import Condition, Semaphore
 from typing import Any
 
-from reminders.domain.errors import SmsSendError
+from reminders.domain.errors import InvalidInput, SmsSendError
 from reminders.domain.messages import reminder_text
 from reminders.domain.model import (
     INVALID_NUMBER_CODES,
@@ -229,7 +229,16 @@ class Dispatcher:
                 outcome = {"id": reminder.id, "status": ReminderStatus.CANCELLED.value}
                 settled.append((reminder.step, outcome))
                 continue
-            zone = zone_for(reminder.timezone)
+            try:
+                zone = zone_for(reminder.timezone)
+            except InvalidInput:  # one bad row must not stop the batch
+                logger.error(
+                    "reminder failed: its user's time zone is not one this service knows",
+                    extra={"reminder_id": reminder.id, "user_id": reminder.user_id},
+                )
+                outcome = {"id": reminder.id, "status": ReminderStatus.FAILED.value}
+                settled.append((reminder.step, outcome))
+                continue
             decision = decide_send(
                 now=now, expires_at=reminder.expires_at, zone=zone, quiet=self.policy.quiet_hours
             )

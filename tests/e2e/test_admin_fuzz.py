@@ -150,7 +150,9 @@ counts = st.one_of(
 )
 cursors = st.one_of(
     st.integers(0, 10).map(encode_cursor),
-    st.sampled_from([encode_cursor(2**63), encode_cursor(10**30), encode_cursor(-1)]),
+    st.sampled_from(
+        [encode_cursor(2**31), encode_cursor(2**63), encode_cursor(10**30), encode_cursor(-1)]
+    ),
     st.sampled_from(["", "=", "====", "%%%", "\x00", "a" * 65, "dXNlcjox"]),
     st.text(max_size=70),
 )

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
-from reminders.adapters.db import reminder_rows
+from reminders.adapters.db import reminder_rows, users
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
 from reminders.domain.model import PhoneNumber
@@ -257,3 +257,23 @@ def test_claims_and_outcomes_need_no_begin_or_commit_on_postgresql(
         assert executed == [("UPDATE", True), ("INSERT", True), ("UPDATE", True), ("WITH", True)]
     else:
         assert all(not autocommit for _, autocommit in executed)
+
+
+def test_a_user_with_an_unknown_zone_fails_alone_and_the_batch_goes_on(
+    container: Container, sender: FakeSmsSender
+) -> None:
+    broken = enroll(container, phone="+14155550101", confirmed=False)
+    enroll(container, phone="+14155550102", confirmed=False)
+    with container.engine.begin() as connection:
+        connection.execute(
+            update(users).where(users.c.id == broken.id).values(timezone="Mars/Base")
+        )
+
+    container.dispatch_due()
+
+    assert [s.to for s in sender.sent] == ["+14155550102"]
+    with container.engine.connect() as connection:
+        statuses = dict(
+            connection.execute(select(reminder_rows.c.user_id, reminder_rows.c.status)).all()
+        )
+    assert statuses[broken.id] == "failed"

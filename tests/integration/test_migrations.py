@@ -3,10 +3,17 @@ index or constraint added to one and not the other fails here."""
 
 from __future__ import annotations
 
-import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from datetime import datetime
+from pathlib import Path
 
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from reminders.adapters import migrate as migrate_module
 from reminders.adapters.db import make_engine, metadata
 from reminders.adapters.migrate import migrate
 from tests.conftest import DATABASES, both_databases
@@ -25,3 +32,29 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
         differences = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_users_stored_with_a_right_or_posix_zone_get_the_plain_name(database_url: str) -> None:
+    engine = make_engine(database_url)
+    config = Config()
+    migrations = Path(migrate_module.__file__).parent.parent / "migrations"
+    config.set_main_option("script_location", str(migrations))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        for index, zone in enumerate(["right/Europe/London", "posix/Asia/Tokyo", "Europe/Kyiv"]):
+            connection.execute(
+                text(
+                    "INSERT INTO users (phone, status, timezone, session_time, cadence_days, "
+                    "created_at, updated_at) VALUES (:phone, 'active', :zone, '20:00', 14, "
+                    ":at, :at)"
+                ),
+                {"phone": f"+1415555010{index}", "zone": zone, "at": datetime(2026, 3, 2)},
+            )
+        connection.commit()
+    migrate(engine)
+    with engine.connect() as connection:
+        zones = connection.execute(text("SELECT timezone FROM users ORDER BY id")).scalars().all()
+    engine.dispose()
+
+    assert zones == ["Europe/London", "Asia/Tokyo", "Europe/Kyiv"]

@@ -5,6 +5,9 @@ dispatcher beats its row in `dispatchers`. When a dispatcher's beat stops, anoth
 the SMS provider what became of that dispatcher's claims and releases them, instead of
 waiting for their lease to run out. Additive: an older replica ignores the new columns.
 
+Time zones are now only the tz database's own names: a user stored with a `right/` or
+`posix/` variant gets the plain name, which keeps the same civil time.
+
 Revision ID: 0003
 Revises: 0002
 """
@@ -28,6 +31,10 @@ def upgrade() -> None:
     )
     op.add_column("reminders", sa.Column("claimed_by", sa.String(32), nullable=True))
     op.add_column("reminders", sa.Column("claimed_at", sa.DateTime(), nullable=True))
+    op.execute(
+        "UPDATE users SET timezone = substr(timezone, 7) "
+        "WHERE timezone LIKE 'right/%' OR timezone LIKE 'posix/%'"
+    )
 
 
 def downgrade() -> None:
