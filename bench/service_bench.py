@@ -45,6 +45,7 @@ from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import reminder_rows
 from reminders.adapters.twilio_sms import TwilioSmsSender
 from reminders.bootstrap import bootstrap
+from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import consent_request_text
 from reminders.domain.model import PhoneNumber, Schedule
 from reminders.ports import SentSms
@@ -324,6 +325,9 @@ class InstantSender:
 
     def send(self, to: PhoneNumber, body: str) -> SentSms:
         return SentSms(provider_sid=f"SM{next(self._sids):032x}", status="queued")
+
+    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+        raise SmsLookupError("the benchmark's instant sender keeps no record")
 
 
 def postgres_server_cpu_s() -> float:
