@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
@@ -118,3 +119,65 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class SpoolError(Exception):
+    """The spool could not keep a record: it is full (its caps on records and bytes) or its
+    disk failed. Nothing was kept."""
+
+
+class WebhookKind(StrEnum):
+    INBOUND = "inbound"  # an SMS from a user
+    STATUS = "status"  # a delivery status for a message we sent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """One provider webhook as the service uses it: its kind, when it was received, and the
+    form parameters that matter (MessageSid always; From, Body and OptOutType of an inbound
+    SMS; MessageStatus and ErrorCode of a status callback)."""
+
+    kind: WebhookKind
+    received_at: datetime
+    params: Mapping[str, str]
+
+    @property
+    def message_sid(self) -> str:
+        return self.params["MessageSid"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolEntry:
+    """A record in the spool and the key it is kept under."""
+
+    key: str
+    record: WebhookRecord
+
+
+class Spool(Protocol):
+    """Webhooks kept durably while the database cannot take them, to apply once it can.
+
+    Records hold personal data (phone numbers, message bodies) until they are removed."""
+
+    def append(self, record: WebhookRecord) -> None:
+        """Keep `record` after every record kept before it; it is on stable storage when this
+        returns. Raises SpoolError when it cannot be kept (full, or the disk failed)."""
+        ...
+
+    def pending(self) -> Iterator[SpoolEntry]:
+        """The records kept, oldest first. A record that cannot be read is set aside (and
+        logged) rather than returned."""
+        ...
+
+    def remove(self, entry: SpoolEntry) -> None:
+        """Forget a record once it has been applied; removing one already gone is no error."""
+        ...
+
+    def set_aside(self, entry: SpoolEntry) -> None:
+        """Keep a record that cannot be applied out of the way of the others, for an
+        operator to look at."""
+        ...
+
+    def waiting(self) -> int:
+        """How many records are kept and not yet applied; cheap (no disk access)."""
+        ...
