@@ -49,6 +49,7 @@ def main() -> int:
     scheduler = build_scheduler(
         dispatch=container.dispatch_due,
         close_sessions=container.close_unconfirmed,
+        replay=container.replay_spool,
         dispatch_interval_seconds=settings.dispatch_interval_seconds,
     )
     server = _Server(

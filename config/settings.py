@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from reminders.domain.errors import InvalidInput
 from reminders.domain.messages import gsm7_length
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(default=8, ge=1, le=64)
     lease_seconds: int = Field(default=60, ge=10, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Twilio webhooks kept while the database is unavailable; None: see resolved_spool_dir.
+    spool_dir: Path | None = None
 
     twilio_account_sid: str | None = Field(
         default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
@@ -169,6 +172,18 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("spool_dir", mode="before")
+    @classmethod
+    def _spool_dir_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("spool_dir")
+    @classmethod
+    def _is_spool_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder; name a folder such as data/spool")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if not allowed_session_times(self.parsed_plan, self.parsed_quiet_hours):
@@ -200,6 +215,18 @@ class Settings(BaseSettings):
     @property
     def parsed_quiet_hours(self) -> QuietHours | None:
         return parse_quiet_hours(self.quiet_hours)
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        """REMINDERS_SPOOL_DIR, else `spool` next to a SQLite database file (data/spool with
+        the default database), else data/spool."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        if self.database_url.startswith("sqlite"):
+            database = make_url(self.database_url).database
+            if database and database != ":memory:":
+                return Path(database).parent / "spool"
+        return Path("data") / "spool"
 
     @property
     def resolved_sms_backend(self) -> Literal["twilio", "console"]:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -18,12 +19,15 @@ from reminders.adapters.clock import SystemClock
 from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import make_engine
 from reminders.adapters.migrate import migrate
+from reminders.adapters.spool import FileSpool
 from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from reminders.domain.errors import InvalidInput
 from reminders.metrics import Metrics, Observers
-from reminders.ports import Clock, DispatchObserver, SmsSender, UnitOfWork
+from reminders.ports import Clock, DispatchObserver, SmsSender, Spool, SpoolError, UnitOfWork
 from reminders.services import routine
 from reminders.services.dispatch import Dispatcher, DispatchReport
 from reminders.services.policy import Policy
+from reminders.services.replay import ReplayReport, SpoolReplay
 from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
@@ -45,12 +49,15 @@ class Container:
     executor: ThreadPoolExecutor | None
     stop_event: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
+    spool: Spool | None = None  # webhooks kept while the database cannot take them
+    spool_replay: SpoolReplay | None = None
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit of work; `read_only` ones never wait for writers (SQLite)."""
         return SqlAlchemyUnitOfWork(self.engine, read_only=read_only)
 
     def dispatch_due(self) -> DispatchReport:
+        self.replay_spool()  # a STOP kept during an outage is applied before anything is sent
         return self.dispatcher.dispatch_due()
 
     def close_unconfirmed(self) -> int:
@@ -68,11 +75,39 @@ class Container:
         beat = self.dispatcher.last_beat_at
         return None if beat is None else self.clock.now() - beat
 
+    def replay_spool(self) -> ReplayReport | None:
+        """Apply the webhooks kept during a database outage, oldest first; never raises."""
+        if self.spool_replay is None:
+            return None
+        try:
+            report = self.spool_replay.run(self.stop_event.is_set)
+        except Exception:
+            logger.exception("replay of spooled webhooks failed; it runs again shortly")
+            return None
+        for kind, count in report.applied.items():
+            self.metrics.spool_replayed(kind, count)
+        for keyword in report.keywords:
+            self.metrics.inbound(keyword)
+        return report
+
     def close(self) -> None:
         self.stop_event.set()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def open_spool(directory: Path) -> FileSpool:
+    """The webhook spool in `directory`. Raises InvalidInput (a bad setting) when it cannot be
+    created or written."""
+    try:
+        return FileSpool(directory)
+    except SpoolError as exc:
+        raise InvalidInput(
+            "spool_dir",
+            f"setting REMINDERS_SPOOL_DIR: {exc}; it must be a folder this process can create"
+            " and write",
+        ) from exc
 
 
 def build_sender(settings: Settings) -> SmsSender:
@@ -105,6 +140,7 @@ def bootstrap(
     announce_token: bool = True,
 ) -> Container:
     """Build the container. Tests pass their own clock and sender; nothing else differs."""
+    spool = open_spool(settings.resolved_spool_dir)  # before the database is touched
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
@@ -160,6 +196,9 @@ def bootstrap(
         executor=executor,
         stop_event=stop_event,
         metrics=metrics,
+        spool=spool,
+        spool_replay=SpoolReplay(spool, lambda: SqlAlchemyUnitOfWork(engine), policy),
     )
+    metrics.watch_spool(spool.waiting)
     metrics.watch_state(lambda: container.uow(read_only=True), container.clock)
     return container

@@ -7,7 +7,7 @@ build many apps in one process."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -55,6 +55,22 @@ class Metrics:
             "When the dispatcher last finished a pass (Unix time).",
             registry=self.registry,
         )
+        self._spool_kept = Counter(
+            "reminders_spool_kept",
+            "Twilio webhooks kept in this replica's spool because the database could not take "
+            "them, by kind (inbound, status).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self._spool_replayed = Counter(
+            "reminders_spool_replayed",
+            "Spooled Twilio webhooks applied once the database was back, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in ("inbound", "status"):  # shown at 0 before the first outage
+            self._spool_kept.labels(kind)
+            self._spool_replayed.labels(kind)
 
     # Called for every SMS: the labelled children are looked up once and kept, since
     # `labels()` costs more than the observation itself.
@@ -79,6 +95,22 @@ class Metrics:
     def inbound(self, keyword: str) -> None:
         """Count one inbound SMS; called by the webhook for each new (not retried) message."""
         self._inbound.labels(keyword).inc()
+
+    def spool_kept(self, kind: str) -> None:
+        """Count one webhook kept in the spool."""
+        self._spool_kept.labels(kind).inc()
+
+    def spool_replayed(self, kind: str, count: int) -> None:
+        """Count spooled webhooks applied by a replay."""
+        self._spool_replayed.labels(kind).inc(count)
+
+    def watch_spool(self, waiting: Callable[[], int]) -> None:
+        """Report how many spooled webhooks wait, asked at each scrape (no disk access)."""
+        Gauge(
+            "reminders_spool_waiting",
+            "Twilio webhooks in this replica's spool, waiting for the database.",
+            registry=self.registry,
+        ).set_function(waiting)
 
     def watch_state(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         """Report the due backlog and users by status, queried at each scrape."""

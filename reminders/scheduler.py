@@ -38,12 +38,19 @@ def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
+# Applies the webhooks kept in the spool during a database outage (services/replay.py).
+REPLAY_JOB_ID = "replay_spool"
+REPLAY_INTERVAL_SECONDS = 2.0
+
+
 def build_scheduler(
     *,
     dispatch: Callable[[], object],
     close_sessions: Callable[[], object],
     dispatch_interval_seconds: float,
     sessions_interval_seconds: float = 60.0,
+    replay: Callable[[], object] | None = None,
+    replay_interval_seconds: float = REPLAY_INTERVAL_SECONDS,
 ) -> BackgroundScheduler:
     """A UTC BackgroundScheduler with an in-memory job store and two interval jobs; not started."""
     # In memory on purpose: APScheduler 3 job stores cannot be shared between replicas, so
@@ -67,5 +74,19 @@ def build_scheduler(
             coalesce=True,
             misfire_grace_time=None,
             next_run_time=first_run,  # `undefined`: one interval after the start
+        )
+    if replay is not None:
+        # At once as well, for webhooks kept before a restart.
+        scheduler.add_job(
+            _guarded(REPLAY_JOB_ID, replay),
+            "interval",
+            seconds=replay_interval_seconds,
+            id=REPLAY_JOB_ID,
+            name=REPLAY_JOB_ID,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
         )
     return scheduler

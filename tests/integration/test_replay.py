@@ -1,0 +1,212 @@
+"""Replaying the webhook spool on SQLite: oldest first, each record removed only once its
+transaction committed, a pause at the first outage, and no record that fails for another
+reason holding the others back for ever."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+from reminders.bootstrap import Container
+from reminders.domain.model import UserStatus
+from reminders.ports import (
+    ConcurrentUpdate,
+    DatabaseUnavailable,
+    UnitOfWork,
+    WebhookKind,
+    WebhookRecord,
+)
+from reminders.services.replay import FAILED_RUNS_BEFORE_SET_ASIDE, SpoolReplay
+from tests.routine_driver import PHONE, enroll, user
+from tests.twilio_webhooks import new_sid
+
+STRANGER = "+14155550199"
+
+
+def inbound(container: Container, body: str, *, sender: str = PHONE) -> WebhookRecord:
+    params = {"MessageSid": new_sid(), "From": sender, "Body": body}
+    return WebhookRecord(WebhookKind.INBOUND, container.clock.now(), params)
+
+
+class FailingUnitsOfWork:
+    """The container's units of work, except that the ones numbered in `fail` (from 1) raise
+    `error` when they begin, or when they commit if `at_commit`."""
+
+    def __init__(
+        self,
+        container: Container,
+        fail: set[int],
+        error: Exception,
+        *,
+        at_commit: bool = False,
+    ) -> None:
+        self.container = container
+        self.fail = fail
+        self.error = error
+        self.at_commit = at_commit
+        self.count = 0
+
+    def __call__(self) -> UnitOfWork:
+        self.count += 1
+        failing = self.count in self.fail
+        if failing and not self.at_commit:
+            raise self.error
+        return _CommitFails(self.container.uow(), self.error if failing else None)
+
+
+class _CommitFails:
+    def __init__(self, inner: UnitOfWork, error: Exception | None) -> None:
+        self._inner = inner
+        self._error = error
+
+    def __enter__(self) -> Any:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        if self._error is not None:
+            raise self._error
+        self._inner.commit()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def replay_with(container: Container, units: Callable[[], UnitOfWork]) -> SpoolReplay:
+    assert container.spool is not None
+    return SpoolReplay(container.spool, units, container.policy)
+
+
+def keep(container: Container, *records: WebhookRecord) -> None:
+    assert container.spool is not None
+    for record in records:
+        container.spool.append(record)
+
+
+def waiting_bodies(container: Container) -> list[str]:
+    assert container.spool is not None
+    return [entry.record.params["Body"] for entry in container.spool.pending()]
+
+
+def test_a_run_stops_at_the_first_outage_and_the_next_run_goes_on_from_there(
+    container: Container,
+) -> None:
+    member = enroll(container)
+    keep(container, inbound(container, "PAUSE"), inbound(container, "STOP"))
+    outage = FailingUnitsOfWork(container, {2}, DatabaseUnavailable("gone"))
+
+    first = replay_with(container, outage).run()
+    stopped_at = waiting_bodies(container)
+    second = replay_with(container, outage).run()
+
+    assert first.applied["inbound"] == 1
+    assert first.stopped == "gone"
+    assert stopped_at == ["STOP"]
+    assert second.applied["inbound"] == 1 and second.stopped is None
+    assert user(container, member.id).status is UserStatus.OPTED_OUT
+
+
+def test_a_record_stays_in_the_spool_when_its_commit_fails(container: Container) -> None:
+    member = enroll(container)
+    keep(container, inbound(container, "STOP"))
+    lost_commit = FailingUnitsOfWork(container, {1}, DatabaseUnavailable("gone"), at_commit=True)
+
+    report = replay_with(container, lost_commit).run()
+
+    assert report.applied["inbound"] == 0
+    assert waiting_bodies(container) == ["STOP"]
+    assert user(container, member.id).status is UserStatus.ACTIVE
+
+
+def test_a_race_lost_on_every_attempt_pauses_the_replay_like_an_outage(
+    container: Container,
+) -> None:
+    enroll(container)
+    keep(container, inbound(container, "STOP"))
+    busy = FailingUnitsOfWork(container, set(range(1, 6)), ConcurrentUpdate("busy"))
+
+    report = replay_with(container, busy).run()
+
+    assert report.stopped == "busy"
+    assert waiting_bodies(container) == ["STOP"]
+
+
+def test_a_record_failing_for_another_reason_is_set_aside_after_a_few_runs(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    member = enroll(container)
+    keep(container, inbound(container, "PAUSE"), inbound(container, "STOP"))
+    broken = FailingUnitsOfWork(
+        container, set(range(1, FAILED_RUNS_BEFORE_SET_ASIDE + 1)), RuntimeError("bug")
+    )
+    replay = replay_with(container, broken)
+
+    held_back = [replay.run() for _ in range(FAILED_RUNS_BEFORE_SET_ASIDE - 1)]
+    last = replay.run()
+
+    assert all(report.applied["inbound"] == 0 for report in held_back)
+    assert waiting_bodies(container) == []
+    assert (last.set_aside, last.applied["inbound"]) == (1, 1)
+    assert user(container, member.id).status is UserStatus.OPTED_OUT
+    assert "spooled webhook could not be applied; set aside" in caplog.text
+
+
+def test_a_record_that_breaks_a_rule_is_set_aside_at_once(container: Container) -> None:
+    member = enroll(container)
+    keep(container, inbound(container, "HELLO", sender="12"), inbound(container, "STOP"))
+
+    report = replay_with(container, container.uow).run()
+
+    assert (report.set_aside, report.applied["inbound"]) == (1, 1)
+    assert user(container, member.id).status is UserStatus.OPTED_OUT
+
+
+def test_a_stop_asked_for_ends_the_run_with_the_rest_kept(container: Container) -> None:
+    enroll(container)
+    keep(container, inbound(container, "PAUSE"), inbound(container, "STOP"))
+
+    report = replay_with(container, container.uow).run(should_stop=lambda: True)
+
+    assert report.stopped == "stopping"
+    assert waiting_bodies(container) == ["PAUSE", "STOP"]
+
+
+def test_the_log_says_how_many_were_applied_without_bodies_or_numbers(
+    container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    enroll(container)
+    keep(
+        container,
+        inbound(container, "STOP talking to me"),
+        inbound(container, "YES please", sender=STRANGER),
+    )
+
+    with caplog.at_level(logging.INFO, logger="reminders.services.replay"):
+        container.replay_spool()
+
+    [line] = [r for r in caplog.records if r.name == "reminders.services.replay"]
+    fields = {key: value for key, value in vars(line).items() if not key.startswith("_")}
+    assert line.getMessage() == "spooled webhooks replayed"
+    assert (fields["inbound"], fields["status"], fields["waiting"]) == (2, 0, 0)
+    for secret in ("talking", "please", PHONE, STRANGER, PHONE[-7:], STRANGER[-7:]):
+        assert all(secret not in str(value) for value in fields.values())
+
+
+def test_an_empty_spool_costs_no_unit_of_work(container: Container) -> None:
+    never = FailingUnitsOfWork(container, set(range(1, 100)), AssertionError("not called"))
+
+    report = replay_with(container, never).run()
+
+    assert (never.count, report.stopped) == (0, None)
