@@ -20,6 +20,7 @@ from reminders.domain.errors import InvalidInput
 from reminders.entrypoints.api import create_app
 from reminders.log import configure_logging
 from reminders.scheduler import build_scheduler
+from reminders.services.liveness import BEAT_EVERY_SECONDS
 
 logger = logging.getLogger("reminders.run")
 
@@ -51,6 +52,8 @@ def main() -> int:
         close_sessions=container.close_unconfirmed,
         replay=container.replay_spool,
         dispatch_interval_seconds=settings.dispatch_interval_seconds,
+        watch=container.watch,
+        watch_interval_seconds=BEAT_EVERY_SECONDS,
     )
     server = _Server(
         uvicorn.Config(

@@ -26,8 +26,10 @@ from reminders.metrics import Metrics, Observers
 from reminders.ports import Clock, DispatchObserver, SmsSender, Spool, SpoolError, UnitOfWork
 from reminders.services import routine
 from reminders.services.dispatch import Dispatcher, DispatchReport
+from reminders.services.liveness import Liveness, dead_after
 from reminders.services.policy import Policy
 from reminders.services.replay import ReplayReport, SpoolReplay
+from reminders.services.rescue import RescueReport, Watch
 from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,11 @@ class Container:
     def dispatch_due(self) -> DispatchReport:
         self.replay_spool()  # a STOP kept during an outage is applied before anything is sent
         return self.dispatcher.dispatch_due()
+
+    def watch(self) -> RescueReport:
+        """Beat for this process's dispatcher and rescue the claims of stopped ones."""
+        assert self.dispatcher.watch is not None
+        return self.dispatcher.watch.run()
 
     def close_unconfirmed(self) -> int:
         total = 0
@@ -94,6 +101,8 @@ class Container:
         self.stop_event.set()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
+        if self.dispatcher.watch is not None:
+            self.dispatcher.watch.retire()
         self.engine.dispose()
 
 
@@ -138,6 +147,7 @@ def bootstrap(
     run_migrations: bool = True,
     make_executor: Callable[[int], ThreadPoolExecutor | None] | None = None,
     announce_token: bool = True,
+    liveness: Liveness | None = None,
 ) -> Container:
     """Build the container. Tests pass their own clock and sender; nothing else differs."""
     spool = open_spool(settings.resolved_spool_dir)  # before the database is touched
@@ -167,16 +177,29 @@ def bootstrap(
         executor = ThreadPoolExecutor(concurrency, "send") if concurrency > 1 else None
     stop_event = threading.Event()
     metrics = Metrics()
+    chosen_sender = sender if sender is not None else build_sender(settings)
+    chosen_clock = clock if clock is not None else SystemClock()
+    # A claim, a beat and a record of outcomes are one statement each on PostgreSQL.
+    statement_uow_factory: Callable[[], UnitOfWork] | None = (
+        (lambda: SqlAlchemyUnitOfWork(engine, autocommit=True))
+        if engine.dialect.name == "postgresql"
+        else None
+    )
+    watch = Watch(
+        uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
+        statement_uow_factory=statement_uow_factory,
+        sender=chosen_sender,
+        clock=chosen_clock,
+        policy=policy,
+        liveness=liveness or Liveness(dead_after=dead_after(SEND_TIMEOUT_SECONDS)),
+        lease=timedelta(seconds=settings.lease_seconds),
+        batch_size=settings.dispatch_batch_size,
+    )
     dispatcher = Dispatcher(
         uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
-        # A claim and a record of outcomes are one statement each on PostgreSQL.
-        statement_uow_factory=(
-            (lambda: SqlAlchemyUnitOfWork(engine, autocommit=True))
-            if engine.dialect.name == "postgresql"
-            else None
-        ),
-        sender=sender if sender is not None else build_sender(settings),
-        clock=clock if clock is not None else SystemClock(),
+        statement_uow_factory=statement_uow_factory,
+        sender=chosen_sender,
+        clock=chosen_clock,
         policy=policy,
         executor=executor,
         concurrency=concurrency if executor is not None else 1,
@@ -184,6 +207,8 @@ def bootstrap(
         lease=timedelta(seconds=settings.lease_seconds),
         observer=metrics if observer is None else Observers(metrics, observer),
         should_stop=stop_event.is_set,
+        watch=watch,
+        pause=stop_event.wait,
     )
     container = Container(
         settings=settings,

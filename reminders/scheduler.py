@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -14,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 DISPATCH_JOB_ID = "dispatch_due"
 SESSIONS_JOB_ID = "close_unconfirmed"
+WATCH_JOB_ID = "watch_dispatchers"
 
 
 class _SkipWhileRunning(logging.Filter):
@@ -48,21 +50,29 @@ def build_scheduler(
     dispatch: Callable[[], object],
     close_sessions: Callable[[], object],
     dispatch_interval_seconds: float,
+    watch: Callable[[], object] | None = None,
+    watch_interval_seconds: float = 0.5,
     sessions_interval_seconds: float = 60.0,
     replay: Callable[[], object] | None = None,
     replay_interval_seconds: float = REPLAY_INTERVAL_SECONDS,
 ) -> BackgroundScheduler:
-    """A UTC BackgroundScheduler with an in-memory job store and two interval jobs; not started."""
+    """A UTC BackgroundScheduler with an in-memory job store and its interval jobs (the
+    dispatcher, closing unconfirmed sessions, and, when given, the dispatchers' watch and the
+    replay of spooled webhooks); not started."""
     # In memory on purpose: APScheduler 3 job stores cannot be shared between replicas, so
     # reminder state lives in our tables and the jobs only beat the heart.
     scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": MemoryJobStore()})
     logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)  # a no-op when present
-    for job_id, func, seconds, first_run in (
+    jobs: list[tuple[str, Callable[[], object], float, Any]] = [
         # The dispatcher beats once as soon as the scheduler starts, on its own thread: a
         # backlog left by downtime starts draining at once while the HTTP server answers.
         (DISPATCH_JOB_ID, dispatch, dispatch_interval_seconds, datetime.now(UTC)),
         (SESSIONS_JOB_ID, close_sessions, sessions_interval_seconds, undefined),
-    ):
+    ]
+    if watch is not None:
+        # Its own job, so the beat goes on while a dispatch waits on a slow provider.
+        jobs.append((WATCH_JOB_ID, watch, watch_interval_seconds, datetime.now(UTC)))
+    for job_id, func, seconds, first_run in jobs:
         scheduler.add_job(
             _guarded(job_id, func),
             "interval",
