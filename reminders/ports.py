@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class ConcurrentUpdate(Exception):
     """A unit of work lost a race with another one (a deadlock, a serialization failure, a
-    lock it waited too long for) and was rolled back: running it again from the start is
+    row lock it could not have) and was rolled back: running it again from the start is
     safe."""
 
 

@@ -58,10 +58,11 @@ def database_url(sqlite_url: str) -> str:
 
 
 @pytest.fixture
-def make_settings(database_url: str) -> Callable[..., Settings]:
+def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
             "database_url": database_url,
+            "spool_dir": tmp_path / "spool",
             "admin_token": "test-admin-token",
             "sms_backend": "console",
             "dispatch_concurrency": 1,

@@ -199,4 +199,12 @@ def make_engine(url: str) -> Engine:
     # retried at the next tick on a fresh connection (SQLAlchemy invalidates the pool).
     # hide_parameters: an error's text never carries the values bound to its statement (phone
     # numbers, message bodies).
-    return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
+    # connect_timeout: a server that does not answer at all (a partition) fails a request in
+    # seconds, so a webhook is kept in the spool before Twilio gives up on it (15 s).
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5},
+    )

@@ -39,7 +39,8 @@ def translate(error: BaseException) -> Exception | None:
         return ConcurrentUpdate(f"lost a race with another transaction (SQLSTATE {sqlstate})")
     code = getattr(original, "sqlite_errorcode", None)
     if isinstance(code, int) and code & 0xFF == _SQLITE_BUSY:
-        return ConcurrentUpdate("the database stayed locked by another writer")
+        # It has waited busy_timeout (10 s) already: running it again would only wait longer.
+        return DatabaseUnavailable("the database stayed locked by another writer")
     if error.connection_invalidated or (
         isinstance(error, OperationalError) and (sqlstate is None or sqlstate.startswith("08"))
     ):

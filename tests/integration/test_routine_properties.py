@@ -3,7 +3,9 @@ never fewer than 7 local days after the last one (R2), and no SMS is due in quie
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +31,8 @@ actions = st.one_of(
     st.integers(1, 240).map(lambda hours: f"WAIT {hours}"),
 )
 
+SPOOL = Path(tempfile.mkdtemp(prefix="reminders-spool-"))  # never written: no outage here
+
 
 @settings(
     max_examples=60,
@@ -46,7 +50,12 @@ def test_sessions_stay_a_week_apart_and_out_of_quiet_hours(
 ) -> None:
     clock = FakeClock(start.replace(tzinfo=UTC))
     container = bootstrap(
-        Settings(database_url="sqlite://", admin_token="t" * 16, sms_backend="console"),  # type: ignore[call-arg]
+        Settings(  # type: ignore[call-arg]
+            database_url="sqlite://",
+            admin_token="t" * 16,
+            sms_backend="console",
+            spool_dir=SPOOL,
+        ),
         clock=clock,
         sender=FakeSmsSender(clock),
         make_executor=lambda _n: None,

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -109,6 +110,9 @@ def child_env(**values: str) -> dict[str, str]:
         if not key.startswith(("REMINDERS_", "TWILIO_"))
     }
     env["PYTHONUNBUFFERED"] = "1"
+    # A spool of its own unless told: processes on one PostgreSQL database would otherwise
+    # share ./data/spool in the working directory, and replay each other's records.
+    env["REMINDERS_SPOOL_DIR"] = tempfile.mkdtemp(prefix="reminders-spool-")
     env.update(values)
     return env
 

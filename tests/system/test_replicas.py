@@ -5,6 +5,7 @@ within the documented crash window, which this test counts and reports."""
 from __future__ import annotations
 
 import collections
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,12 @@ def seed(url: str, now: datetime) -> None:
     """20,000 users, each with one SMS (the consent question), parked a day ahead until the
     replicas are up (see `come_due`)."""
     container = bootstrap(
-        Settings(database_url=url, admin_token="x" * 16, quiet_hours="off"),
+        Settings(
+            database_url=url,
+            admin_token="x" * 16,
+            quiet_hours="off",
+            spool_dir=Path(tempfile.mkdtemp(prefix="reminders-spool-")),
+        ),
         announce_token=False,
     )
     schedule = Schedule("UTC", datetime.min.time().replace(hour=12), 14)
