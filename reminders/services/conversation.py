@@ -46,11 +46,14 @@ def handle_inbound(
     body: str,
     message_sid: str,
     opt_out_type: str | None = None,
+    answering: bool = True,
 ) -> InboundResult:
     """Apply one inbound SMS and return the reply to send, if any.
 
     Idempotent by `message_sid`: a retried webhook changes nothing and gets no reply. When
-    `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not."""
+    `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not.
+    Without `answering` (a message kept through an outage and applied later), nothing is
+    replied, recorded as replied or counted against the reply limit."""
     inbound = _provider_keyword(opt_out_type) or read_inbound(body)
     user = uow.users.by_phone(phone, lock=True)
     recorded = uow.messages.add(
@@ -68,7 +71,7 @@ def handle_inbound(
         reply = _stranger(uow, policy, phone, inbound, now)
     else:
         reply = _member(uow, policy, user, inbound, now)
-    if reply is not None and opt_out_type:
+    if reply is not None and (opt_out_type or not answering):
         reply = None
     if reply is not None and inbound.keyword is not Keyword.STOP:
         if not _may_reply(uow, phone, now):

@@ -40,8 +40,11 @@ logger = logging.getLogger(__name__)
 FAILED_RUNS_BEFORE_SET_ASIDE = 5
 
 
-def apply_inbound(uow: UnitOfWork, policy: Policy, record: WebhookRecord) -> InboundResult:
+def apply_inbound(
+    uow: UnitOfWork, policy: Policy, record: WebhookRecord, *, answering: bool = True
+) -> InboundResult:
     """Apply an inbound SMS at the time it was received; returns handle_inbound's result.
+    Without `answering` (a replay: the moment has passed), no reply is made or recorded.
 
     Raises InvalidInput when its From is not a phone number."""
     params = record.params
@@ -53,6 +56,7 @@ def apply_inbound(uow: UnitOfWork, policy: Policy, record: WebhookRecord) -> Inb
         body=params.get("Body", ""),
         message_sid=record.message_sid,
         opt_out_type=params.get("OptOutType") or None,
+        answering=answering,
     )
 
 
@@ -151,7 +155,8 @@ class SpoolReplay:
         """Apply one record; returns the keyword of a new inbound SMS."""
         if record.kind is WebhookKind.INBOUND:
             result = in_transaction(
-                self._uow_factory, lambda uow: apply_inbound(uow, self._policy, record)
+                self._uow_factory,
+                lambda uow: apply_inbound(uow, self._policy, record, answering=False),
             )
             # Not sent: the moment has passed, and a STOP was confirmed when it was kept.
             return None if result.duplicate else result.keyword.value

@@ -10,7 +10,9 @@ from types import TracebackType
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from reminders.adapters.db import messages, reply_log
 from reminders.bootstrap import Container
 from reminders.domain.model import UserStatus
 from reminders.ports import (
@@ -210,3 +212,17 @@ def test_an_empty_spool_costs_no_unit_of_work(container: Container) -> None:
     report = replay_with(container, never).run()
 
     assert (never.count, report.stopped) == (0, None)
+
+
+def test_a_replayed_message_gets_no_reply_recorded_or_counted(container: Container) -> None:
+    enroll(container)
+    keep(container, inbound(container, "NEXT"), inbound(container, "what?"))
+
+    container.replay_spool()
+
+    with container.engine.connect() as connection:
+        outbound = connection.execute(
+            select(func.count()).select_from(messages).where(messages.c.direction == "out")
+        ).scalar_one()
+        counted = connection.execute(select(func.count()).select_from(reply_log)).scalar_one()
+    assert (outbound, counted) == (0, 0)

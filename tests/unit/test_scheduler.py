@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.jobstores.memory import MemoryJobStore
 
-from reminders.scheduler import DISPATCH_JOB_ID, SESSIONS_JOB_ID, build_scheduler
+from reminders.scheduler import DISPATCH_JOB_ID, SESSIONS_JOB_ID, WATCH_JOB_ID, build_scheduler
 
 
 def test_registers_the_dispatch_and_session_jobs_with_fixed_ids() -> None:
@@ -113,3 +113,18 @@ def test_the_session_job_first_runs_one_interval_after_the_start() -> None:
 
     assert first_run is not None  # scheduled, not paused
     assert first_run >= datetime.now(UTC) + timedelta(seconds=55)
+
+
+def test_the_watch_runs_as_its_own_job_so_beats_go_on_during_a_long_dispatch() -> None:
+    scheduler = build_scheduler(
+        dispatch=lambda: None,
+        close_sessions=lambda: None,
+        dispatch_interval_seconds=1,
+        watch=lambda: None,
+        watch_interval_seconds=0.5,
+    )
+
+    job = scheduler.get_job(WATCH_JOB_ID)
+
+    assert job.trigger.interval.total_seconds() == 0.5
+    assert (job.max_instances, job.coalesce) == (1, True)
