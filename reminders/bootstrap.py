@@ -65,7 +65,11 @@ class Container:
     def watch(self) -> RescueReport:
         """Beat for this process's dispatcher and rescue the claims of stopped ones."""
         assert self.dispatcher.watch is not None
-        return self.dispatcher.watch.run()
+        report = self.dispatcher.watch.run()
+        self.metrics.rescued("found", report.found)
+        self.metrics.rescued("released", report.released)
+        self.metrics.rescued("unverified", report.unverified)
+        return report
 
     def close_unconfirmed(self) -> int:
         total = 0

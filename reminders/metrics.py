@@ -68,6 +68,16 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self._rescued = Counter(
+            "reminders_rescued",
+            "Sends left without a recorded outcome by a dispatcher that stopped, by what the "
+            "provider said: found (recorded as sent), released (never taken: sent now), "
+            "unverified (the provider could not be asked: sent again, possibly twice).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("found", "released", "unverified"):
+            self._rescued.labels(outcome)
         for kind in ("inbound", "status"):  # shown at 0 before the first outage
             self._spool_kept.labels(kind)
             self._spool_replayed.labels(kind)
@@ -95,6 +105,11 @@ class Metrics:
     def inbound(self, keyword: str) -> None:
         """Count one inbound SMS; called by the webhook for each new (not retried) message."""
         self._inbound.labels(keyword).inc()
+
+    def rescued(self, outcome: str, count: int) -> None:
+        """Count sends of stopped dispatchers settled by asking the provider."""
+        if count:
+            self._rescued.labels(outcome).inc(count)
 
     def spool_kept(self, kind: str) -> None:
         """Count one webhook kept in the spool."""

@@ -105,6 +105,7 @@ def test_a_send_the_provider_took_is_recorded_as_sent_not_sent_again(
     survivor.dispatch_due()
 
     assert (report.found, report.released, report.unverified) == (1, 0, 0)
+    assert 'reminders_rescued_total{outcome="found"} 1.0' in survivor.metrics.render().decode()
     assert len(sender.sent) == 1
     row = _reminder(survivor, due.id)
     assert (row["status"], row["provider_sid"]) == ("sent", sender.sent[0].sid)
