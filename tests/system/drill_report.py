@@ -1,9 +1,11 @@
-"""What the hostile drill (tests/system/chaos.py) measured, its targets, and the table.
+"""What the hostile drill (tests/system/chaos.py) and the crash drill
+(tests/system/crash_drill.py) measured, their targets, and the tables.
 
 A DrillReport turns its figures into rows: plain dicts, one per probe, each with a `target`
-cell ('ok' or 'MISSED'). `render_table` prints any list of such dicts, taking its columns from
-the rows, so a probe with other figures (a SIGKILL, a database outage: sent, lost,
-duplicates, mis-recorded, recovery seconds) only has to add its rows.
+cell ('ok', 'MISSED', or 'n/a' for a probe that does not apply). `render_table` prints any
+list of such dicts, taking its columns from the rows, so a probe with other figures only has
+to add its rows: a CrashOutcome (a SIGKILL, a database outage: sent, lost, duplicates,
+mis-recorded, recovery seconds) is one, printed in a table of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from tests.system import invariants
 from tests.system.oversized import MB, KindResult, OversizedSize, describe_statuses
 
 MAX_PEAK_RSS_MB = 150.0
+RECOVERY_TARGET_SECONDS = 10.0  # from a SIGKILL until the dead process's claims are settled
 QUICK_SECONDS = 5.0  # an oversized body is refused within this, not read to its end
 OVERSIZED_ACCEPTED = {
     "admin_no_token": {401, 413},
@@ -87,11 +90,91 @@ class LimitCheck:
 
 
 @dataclass
+class CrashOutcome:
+    """What one scenario of the crash drill measured (see tests/system/crash_drill.py for how
+    each figure is counted). `recovery_seconds` has one entry per SIGKILL, None when the
+    killed process's claims were not all settled within the drill's deadline."""
+
+    probe: str
+    reminders: int = 0
+    sent: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    mis_recorded: int = 0
+    recovery_seconds: list[float | None] = field(default_factory=list)
+    recovery_deadline_seconds: float = 0.0  # how long the drill watched each kill's claims
+    claims_left: list[int] = field(default_factory=list)  # `sending` at each SIGKILL
+    found: int = 0  # claims left by a killed process that the provider had taken
+    unverified: int = 0  # released without asking the provider (it could not be asked)
+    held: int | None = None  # outcomes the dispatcher could not record (outage only)
+    held_seconds: float | None = None
+    sent_cut_off: int | None = None  # messages the provider took while the database was cut
+    settled: bool = True  # nothing of the burst left `scheduled` or `sending` by the deadline
+    seconds: float = 0.0
+    not_run: str = ""  # why the scenario does not apply to this database
+    notes: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)  # a few reminders behind each miss
+
+    def row(self) -> Row:
+        if self.not_run:
+            return {"probe": self.probe, "notes": self.not_run, "target": "n/a"}
+        row: Row = {
+            "probe": self.probe,
+            "reminders": self.reminders,
+            "sent": self.sent,
+            "lost": self.lost,
+            "duplicates": self.duplicates,
+            "mis-recorded": self.mis_recorded,
+        }
+        if self.recovery_seconds:
+            known = [s for s in self.recovery_seconds if s is not None]
+            slowest = max(known) if len(known) == len(self.recovery_seconds) else None
+            never = f"> {self.recovery_deadline_seconds:.0f}"
+            row["recovery s"] = slowest if slowest is not None else never
+            row["claims left"] = "+".join(map(str, self.claims_left))
+            row["found"] = self.found
+        if self.held is not None:
+            row["held"] = self.held
+            row["held s"] = self.held_seconds if self.held_seconds is not None else "-"
+            row["sent cut off"] = self.sent_cut_off if self.sent_cut_off is not None else "-"
+        row["seconds"] = self.seconds
+        if self.notes:
+            row["notes"] = "; ".join(self.notes)
+        return row
+
+    def misses(self) -> list[str]:
+        if self.not_run:
+            return []
+        misses = [
+            f"{count} {what}"
+            for count, what in (
+                (self.lost, "lost"),
+                (self.duplicates, "sent more than once"),
+                (self.mis_recorded, "mis-recorded"),
+            )
+            if count
+        ]
+        if not self.settled:
+            misses.append("reminders still scheduled or sending at the deadline")
+        for kill, seconds in enumerate(self.recovery_seconds, 1):
+            if seconds is None:
+                deadline = self.recovery_deadline_seconds
+                misses.append(f"kill {kill}: claims left unsettled for {deadline:.0f} s and more")
+            elif seconds >= RECOVERY_TARGET_SECONDS:
+                target = RECOVERY_TARGET_SECONDS
+                misses.append(f"kill {kill}: recovery {seconds:.1f} s (target < {target:.0f} s)")
+        return misses
+
+
+@dataclass
 class DrillReport:
     database: str
     size: DrillSize
     seconds: float = 0.0
     exit_code: int | None = None
+    hostile: bool = True  # False: only the crash drill ran, the hostile rows are left out
+    crashes: list[CrashOutcome] = field(default_factory=list)
+    crash_seconds: float = 0.0
     tallies: dict[str, Tally] = field(default_factory=dict)
     limits: dict[str, LimitCheck] = field(default_factory=dict)
     violations: dict[str, set[Hashable]] = field(default_factory=dict)  # distinct, by kind
@@ -169,25 +252,55 @@ class DrillReport:
             row["notes"] = f"in: {where}"
         yield row, [f"{total} occurrences (by field: {where})"] if total else []
 
-    def _checked(self) -> Iterator[tuple[Row, list[str]]]:
+    def _hostile_checked(self) -> Iterator[tuple[Row, list[str]]]:
+        if not self.hostile:
+            return
         yield from self._http_rows()
         yield from self._invariant_rows()
         yield from self._oversized_rows()
         yield from self._log_rows()
 
+    def _crash_checked(self) -> Iterator[tuple[Row, list[str]]]:
+        for outcome in self.crashes:
+            yield outcome.row(), outcome.misses()
+
+    def _checked(self) -> Iterator[tuple[Row, list[str]]]:
+        yield from self._hostile_checked()
+        yield from self._crash_checked()
+
     def rows(self) -> list[Row]:
-        """One dict per probe; `target` is 'ok' or 'MISSED'."""
-        return [{**row, "target": "MISSED" if misses else "ok"} for row, misses in self._checked()]
+        """One dict per probe; `target` is 'ok' or 'MISSED' ('n/a': the probe does not apply)."""
+        return _targeted(self._checked())
 
     def missed(self) -> list[str]:
         """Every target missed, as 'probe: what'."""
         return [f"{row['probe']}: {miss}" for row, misses in self._checked() for miss in misses]
 
+    def crash_title(self) -> str:
+        return (
+            f"{self.database}: crashes and outages, {self.crash_seconds:.0f} s (each scenario: "
+            "a fresh database, fake Twilio and service processes)"
+        )
+
     def render(self) -> str:
-        """The table, then every target missed."""
-        lines = [render_table(self.title(), self.rows())]
+        """The tables (hostile, then crashes and outages), then every target missed and the
+        reminders behind the crash drill's misses."""
+        lines = []
+        if self.hostile:
+            lines.append(render_table(self.title(), _targeted(self._hostile_checked())))
+        if self.crashes:
+            lines.append(render_table(self.crash_title(), _targeted(self._crash_checked())))
         lines += [f"  MISSED {miss}" for miss in self.missed()] or ["  every target met"]
+        for outcome in self.crashes:
+            lines += [f"  {outcome.probe}: {line}" for line in outcome.evidence]
         return "\n".join(lines)
+
+
+def _targeted(checked: Iterator[tuple[Row, list[str]]]) -> list[Row]:
+    return [
+        {**row, "target": row.get("target") or ("MISSED" if misses else "ok")}
+        for row, misses in checked
+    ]
 
 
 def _cell(value: object) -> str:
