@@ -72,6 +72,9 @@ def build_scheduler(
     if watch is not None:
         # Its own job, so the beat goes on while a dispatch waits on a slow provider.
         jobs.append((WATCH_JOB_ID, watch, watch_interval_seconds, datetime.now(UTC)))
+    if replay is not None:
+        # At once as well, for webhooks kept before a restart.
+        jobs.append((REPLAY_JOB_ID, replay, replay_interval_seconds, datetime.now(UTC)))
     for job_id, func, seconds, first_run in jobs:
         scheduler.add_job(
             _guarded(job_id, func),
@@ -84,19 +87,5 @@ def build_scheduler(
             coalesce=True,
             misfire_grace_time=None,
             next_run_time=first_run,  # `undefined`: one interval after the start
-        )
-    if replay is not None:
-        # At once as well, for webhooks kept before a restart.
-        scheduler.add_job(
-            _guarded(REPLAY_JOB_ID, replay),
-            "interval",
-            seconds=replay_interval_seconds,
-            id=REPLAY_JOB_ID,
-            name=REPLAY_JOB_ID,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=datetime.now(UTC),
         )
     return scheduler
