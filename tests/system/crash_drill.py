@@ -24,7 +24,8 @@ service beats, every reminder is made due within `spread_seconds`, and every ses
 `lead_seconds` later: prep steps expire at the session start, so one that a crash leaves unsent
 has that long to go out, far more than the drain and a recovery take. The fake answers each
 send `latency_seconds` late (Twilio takes 100-300 ms), so the service always holds a backlog
-of claims and sends in flight when it is killed or cut off.
+of claims and sends in flight when it is killed or cut off, and each lookup of a rescue (the
+Message list) `lookup_latency_seconds` late, by default as late as a send.
 
 Counted once nothing of the burst is `scheduled` or `sending` (or a deadline passed), the
 processes stopped with SIGTERM, from the fake's record of every message it accepted and the
@@ -86,7 +87,9 @@ LOG_FOUND = "the provider had taken a send with no recorded outcome: recorded as
 LOG_UNVERIFIED = "the provider could not be asked about a send with no recorded outcome"
 LOG_HELD = "could not record send outcomes: sending stops until they are"
 LOG_RESUMED = "send outcomes recorded again: sending resumes"
-LOG_EVICTED = "this dispatcher was judged dead"
+# Said by a process that finds its beat row gone, and by a dispatcher that drops what it claimed.
+LOG_NOTABLE = ("this dispatcher was judged dead", "could not claim or settle due reminders")
+LOG_JUDGED = "a dispatcher stopped beating: asking the provider about its claims"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class CrashSize:
     replicas: int = 3
     outage_seconds: float = 20.0
     latency_seconds: float = 0.03  # how late the fake answers each send
+    lookup_latency_seconds: float | None = None  # each lookup of a rescue; None: as a send
     lead_seconds: float = 60.0  # from the burst to the session start, when prep steps expire
     spread_seconds: float = 2.0  # the burst comes due within this
     wait_seconds: float = 120.0  # the deadline of each wait
@@ -113,21 +117,21 @@ def phone(index: int) -> str:
 
 
 class _ClaimsLeft(threading.Thread):
-    """The claims a killed process left `sending`, watched until each is settled: no longer
-    `sending`, or `sending` under a claim made after the kill. A take-over keeps the claim's
-    time, so a claim a survivor took over but has not settled yet still counts as left."""
+    """The claims a killed process left `sending` (every `sending` row not claimed by another
+    live process: a process may have beaten under more than one id), watched until each is
+    settled: no longer `sending`, or `sending` under a claim made after the kill. A take-over
+    keeps the claim's time, so a claim a survivor took over but has not settled yet still
+    counts as left."""
 
-    def __init__(
-        self, engine: Engine, dispatcher_id: str | None, killed_at: float, deadline: float
-    ) -> None:
+    def __init__(self, engine: Engine, others: set[str], killed_at: float, deadline: float) -> None:
         super().__init__(daemon=True, name="claims-left")
         r = reminder_rows.c
-        query = select(r.id, r.claimed_at).where(r.status == "sending")
-        if dispatcher_id is not None:
-            query = query.where(r.claimed_by == dispatcher_id)
+        query = select(r.id, r.claimed_at, r.claimed_by).where(r.status == "sending")
         with engine.connect() as connection:
-            rows = connection.execute(query).all()
+            rows = [row for row in connection.execute(query) if row.claimed_by not in others]
         self.claims: dict[int, datetime | None] = {row.id: row.claimed_at for row in rows}
+        self.claimers = {str(row.claimed_by) for row in rows}
+        self.killed_wall = datetime.now(UTC)
         self.engine = engine
         self.killed_at = killed_at
         self.deadline = deadline
@@ -168,8 +172,11 @@ class _Scenario:
         self.engine = create_engine(url, pool_pre_ping=True)
         self.max_id = _seed(url, size.users, workdir / "spool-seed")
         self.twilio = FakeTwilioProcess(workdir / "fake_twilio.log")
-        if size.latency_seconds:
-            self.twilio.add_faults({"delay_seconds": size.latency_seconds, "times": None})
+        lookup = size.lookup_latency_seconds
+        lookup = size.latency_seconds if lookup is None else lookup
+        for on, seconds in (("send", size.latency_seconds), ("list", lookup)):
+            if seconds:
+                self.twilio.add_faults({"delay_seconds": seconds, "times": None, "on": on})
         self.services: list[ServiceProcess] = []
         self.ids: dict[int, str] = {}  # by process id: each process's dispatcher id, if it beats
         self.kills: list[_ClaimsLeft] = []
@@ -250,9 +257,16 @@ class _Scenario:
         killed_at = time.monotonic()
         service.kill()
         self.mark(label)
+        others = {
+            ident
+            for other in self.services
+            if other is not service and not other.exited()
+            for ident in [self.ids.get(other.popen.pid)]
+            if ident is not None
+        }
         left = _ClaimsLeft(
             self.engine,
-            self.ids.get(service.popen.pid),
+            others,
             killed_at,
             killed_at + self.outcome.recovery_deadline_seconds,
         )
@@ -476,28 +490,56 @@ def _log_entries(paths: list[Path]) -> Iterator[dict[str, Any]]:
 def _read_logs(scenario: _Scenario) -> None:
     outcome = scenario.outcome
     held_at: datetime | None = None
-    evicted = 0
-    for entry in _log_entries([service.log_path for service in scenario.services]):
-        message = str(entry.get("msg", ""))
-        if message == LOG_FOUND:
-            outcome.found += 1
-        elif message.startswith(LOG_UNVERIFIED):
-            outcome.unverified += 1
-        elif message == LOG_HELD:
-            outcome.held = (outcome.held or 0) + int(entry.get("count", 0))
-            held_at = held_at or datetime.fromisoformat(str(entry["ts"]))
-        elif message == LOG_RESUMED and held_at is not None:
-            seconds = (datetime.fromisoformat(str(entry["ts"])) - held_at).total_seconds()
-            outcome.held_seconds = (outcome.held_seconds or 0.0) + seconds
-            held_at = None
-        elif message.startswith(LOG_EVICTED):
-            evicted += 1
+    judged: dict[str, datetime] = {}
+    for service in scenario.services:
+        for entry in _log_entries([service.log_path]):
+            message = str(entry.get("msg", ""))
+            at = datetime.fromisoformat(str(entry["ts"]))
+            if message == LOG_FOUND:
+                outcome.found += 1
+            elif message.startswith(LOG_UNVERIFIED):
+                outcome.unverified += 1
+            elif message == LOG_HELD:
+                outcome.held = (outcome.held or 0) + int(entry.get("count", 0))
+                held_at = held_at or at
+            elif message == LOG_RESUMED and held_at is not None:
+                outcome.held_seconds = (outcome.held_seconds or 0.0) + (
+                    at - held_at
+                ).total_seconds()
+                held_at = None
+            elif message == LOG_JUDGED:
+                judged.setdefault(str(entry.get("dispatcher")), at)
+            notable = next((n for n in LOG_NOTABLE if message.startswith(n)), None)
+            if notable is not None:
+                name = service.log_path.stem
+                cause = str(entry.get("exc", "")).strip().splitlines()[-1:]
+                because = f" ({cause[0]})" if cause else ""
+                outcome.notes.append(f"{name}: {notable}")
+                clock = at.strftime("%H:%M:%S.%f")[:-3]
+                outcome.evidence.append(f"{name} at {clock}: {message}{because}")
     if held_at is not None:
         outcome.notes.append("outcomes still held when the service stopped")
     if outcome.unverified:
         outcome.notes.append(f"{outcome.unverified} claims released unverified")
-    if evicted:
-        outcome.notes.append(f"{evicted} live processes judged dead")
+    for kill, left in enumerate(scenario.kills, 1):
+        outcome.evidence.append(f"kill {kill}: {_recovery_story(left, judged)}")
+
+
+def _recovery_story(left: _ClaimsLeft, judged: dict[str, datetime]) -> str:
+    """Where a kill's recovery time went: judging the process dead, then asking about claims."""
+    story = f"{len(left.claims)} claims left"
+    times = [judged[c] for c in left.claimers if c in judged and judged[c] >= left.killed_wall]
+    at = min(times, default=None)
+    if at is not None:
+        story += f", judged dead {(at - left.killed_wall).total_seconds():.1f} s after the kill"
+    if left.seconds is None:
+        return story + ", not all settled by the deadline"
+    story += f", all settled {left.seconds:.1f} s after it"
+    if at is not None and left.claims:
+        asking = left.seconds - (at - left.killed_wall).total_seconds()
+        story += f" ({asking:.1f} s asking the provider: {1000 * asking / len(left.claims):.0f} ms"
+        story += " a claim)"
+    return story
 
 
 # -- the scenarios ----------------------------------------------------------------------------
