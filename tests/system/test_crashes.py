@@ -1,9 +1,10 @@
 """The crash drill (tests/system/crash_drill.py, also `scripts/chaos --only crashes`),
 shortened: a burst of 1,500 reminders, one SIGKILL of a process restarted at once, one of
 three replicas SIGKILLed (PostgreSQL), and an 8 s database outage (SQLite: the write lock held
-12 s, past the 10 s busy timeout, so that writes fail rather than only wait). Each scenario
-runs once; each test checks one of its targets and shows the scenario's row, and the
-reminders behind any miss, when it fails."""
+12 s, past the 10 s busy timeout, so that writes fail rather than only wait). The fake Twilio
+answers sends and the rescue's lookups 30 ms late, as the drill's does. Each scenario runs
+once; each test checks one of its targets and shows the scenario's row, and the reminders and
+log lines behind any miss, when it fails."""
 
 from __future__ import annotations
 
