@@ -113,12 +113,14 @@ class SqlAlchemyUnitOfWork:
                 raise translated from exc
 
     def commit(self) -> None:
+        """Commit; the next statement begins a new transaction by itself. (Beginning it here
+        could fail after the commit succeeded, on SQLite waiting for the write lock, and
+        make a caller believe that what it committed was lost.)"""
         assert self._connection is not None
         try:
             self._connection.commit()
         except DBAPIError as exc:
             raise (translate(exc) or exc) from exc
-        self._connection.begin()
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""

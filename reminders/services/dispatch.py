@@ -195,7 +195,7 @@ class Dispatcher:
             self.last_beat_at = now = self.clock.now()
             with self._statement_uow() as uow:
                 claimed = uow.reminders.claim_due(
-                    now, now + self.lease, self.batch_size, self._claimer
+                    now, now + self.lease, self.batch_size, self._claimer or None
                 )
                 uow.commit()
             report.claimed += len(claimed)

@@ -13,7 +13,9 @@ reminder released without knowing: the one case left in which an SMS can go out 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,8 @@ from reminders.services.policy import Policy
 from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
+
+_ALL = 1_000_000  # a dead dispatcher holds a few hundred claims at most
 
 # The provider's clock and ours may differ a little: a message created up to this long
 # before the claim still counts as that claim's send.
@@ -56,8 +60,15 @@ class Watch:
     batch_size: int = 200
     # For the beat, one statement most of the time: see Dispatcher.statement_uow_factory.
     statement_uow_factory: UnitOfWorkFactory | None = None
+    # Lookups at the provider made at once: a dead dispatcher may leave a few hundred claims,
+    # and one lookup is a round trip to the provider.
+    lookup_threads: int = 8
     _registered: str | None = None
     _unreachable: bool = False
+    # Taken over, not yet settled: claimed by this dispatcher now, so if this process dies
+    # too, they are rescued as its claims.
+    _pending: list[tuple[DueReminder, datetime | None]] = field(default_factory=list)
+    _beat_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def dispatcher_id(self) -> str:
@@ -69,6 +80,12 @@ class Watch:
         return self.liveness.keep_fresh(self._beat)
 
     def _beat(self, dispatcher_id: str) -> bool | None:
+        # One beat at a time: the first registers the row, and a beat racing it must not take
+        # the row it has not seen yet for a sign of having been judged dead.
+        with self._beat_lock:
+            return self._beat_once(dispatcher_id)
+
+    def _beat_once(self, dispatcher_id: str) -> bool | None:
         now = self.clock.now()
 
         def beat(uow: UnitOfWork) -> bool:
@@ -111,16 +128,10 @@ class Watch:
         try:
             with self.uow_factory() as uow:
                 beats = uow.dispatchers.all()
-            dead = self.liveness.dead(beats, now)
-            won = [
-                beat.dispatcher_id for beat in dead if self._remove(beat.dispatcher_id, beat.beats)
-            ]
-            for dispatcher_id in won:
-                logger.warning(
-                    "a dispatcher stopped beating: asking the provider about its claims",
-                    extra={"dispatcher": dispatcher_id},
-                )
-            self._rescue(won, report)
+            for beat in self.liveness.dead(beats, now):
+                self._take_from_dead(beat.dispatcher_id, beat.beats, now)
+            self._take_unowned(now)
+            self._settle(report)
         except Exception:
             self.liveness.record(None)
             logger.exception("could not rescue the claims of stopped dispatchers")
@@ -135,80 +146,103 @@ class Watch:
         except Exception:
             logger.warning("could not remove this dispatcher's beat row", exc_info=True)
 
-    def _remove(self, dispatcher_id: str, beats: int) -> bool:
-        return in_transaction(
-            self.uow_factory, lambda uow: uow.dispatchers.remove(dispatcher_id, beats)
-        )
+    def _take_from_dead(self, dead_id: str, beats: int, now: datetime) -> None:
+        """Remove a dead dispatcher's row and take all its claims over, in one transaction:
+        of several survivors one does it, and nothing is left behind if this one dies next."""
+        claimer = self.dispatcher_id
 
-    def _rescue(self, dead: list[str], report: RescueReport) -> None:
-        """Take over and settle, batch by batch, what `dead` dispatchers held, and any
-        `sending` reminder whose lease ran out with no live dispatcher behind it."""
-        while self._rescue_batch(dead, report) == self.batch_size:
-            pass
+        def take(uow: UnitOfWork) -> list[tuple[DueReminder, datetime | None]] | None:
+            if not uow.dispatchers.remove(dead_id, beats):
+                return None  # another survivor was first
+            return uow.reminders.take_over(now, now + self.lease, _ALL, claimer, [dead_id])
 
-    def _rescue_batch(self, dead: list[str], report: RescueReport) -> int:
+        taken = in_transaction(self.uow_factory, take)
+        if taken is not None:
+            logger.warning(
+                "a dispatcher stopped beating: asking the provider about its claims",
+                extra={"dispatcher": dead_id, "count": len(taken)},
+            )
+            self._pending.extend(taken)
+
+    def _take_unowned(self, now: datetime) -> None:
+        """Take over claims with no live dispatcher behind them (left by one that stopped)."""
+        claimer = self.dispatcher_id
+        while True:
+            taken = in_transaction(
+                self.uow_factory,
+                lambda uow: uow.reminders.take_over(
+                    now, now + self.lease, self.batch_size, claimer, []
+                ),
+            )
+            self._pending.extend(taken)
+            if len(taken) < self.batch_size:
+                return
+
+    def _settle(self, report: RescueReport) -> None:
+        """Ask the provider about what was taken over, batch by batch, and record the answers;
+        what is not settled yet stays for the next run."""
+        while self._pending:
+            batch = self._pending[: self.batch_size]
+            self._settle_batch(batch, report)
+            del self._pending[: len(batch)]
+
+    def _settle_batch(
+        self, batch: list[tuple[DueReminder, datetime | None]], report: RescueReport
+    ) -> None:
         now = self.clock.now()
         claimer = self.dispatcher_id
-        taken = in_transaction(
-            self.uow_factory,
-            lambda uow: uow.reminders.take_over(
-                now, now + self.lease, self.batch_size, claimer, dead
-            ),
-        )
-        if not taken:
-            return 0
+        with ThreadPoolExecutor(min(self.lookup_threads, len(batch))) as pool:
+            answers = list(pool.map(lambda item: self._ask(item[0], item[1]), batch))
         outcomes: list[dict[str, Any]] = []
         messages: list[dict[str, Any]] = []
-        for due, claimed_at in taken:
-            found = self._ask(due, claimed_at or due.send_at, report)
-            outcomes.append(_outcome(due, found, claimed_at or now, now))
+        for (due, claimed_at), (found, _verdict) in zip(batch, answers, strict=True):
+            outcomes.append(_outcome(due, found, claimed_at or now))
             if found is not None:
                 messages.append(_message(due, found, self._body(due)))
         in_transaction(
             self.uow_factory,
             lambda uow: uow.reminders.finish(outcomes, now, sent=messages, claimer=claimer),
         )
+        for _, verdict in answers:
+            setattr(report, verdict, getattr(report, verdict) + 1)
         logger.info(
             "claims of stopped dispatchers settled",
             extra={"found": report.found, "released": report.released},
         )
-        return len(taken)
 
     def _body(self, due: DueReminder) -> str:
         zone = zone_for(due.timezone)
         return reminder_text(self.policy.brand, due.step, due.session_starts_at, zone)
 
-    def _ask(self, due: DueReminder, claimed_at: datetime, report: RescueReport) -> SentSms | None:
+    def _ask(self, due: DueReminder, claimed_at: datetime | None) -> tuple[SentSms | None, str]:
+        """What the provider says of a claim: the message it took, if any, and the verdict
+        (`found`, `released`, `unverified`)."""
         extra = {"reminder_id": due.id, "user_id": due.user_id, "step": due.step}
         if due.phone is None:  # erased: nothing can be sent again either
-            report.released += 1
-            return None
+            return None, "released"
+        since = (claimed_at or due.send_at) - CLOCK_SKEW
         try:
-            found = self.sender.find_sent(due.phone, self._body(due), claimed_at - CLOCK_SKEW)
+            found = self.sender.find_sent(due.phone, self._body(due), since)
         except SmsLookupError as exc:
-            report.unverified += 1
             logger.warning(
                 "the provider could not be asked about a send with no recorded outcome; "
                 "released, so it may go out twice",
                 extra={**extra, "reason": str(exc)},
             )
-            return None
+            return None, "unverified"
         if found is None:
-            report.released += 1
-        else:
-            report.found += 1
-            logger.info(
-                "the provider had taken a send with no recorded outcome: recorded as sent",
-                extra={**extra, "twilio_sid": found.provider_sid},
-            )
-        return found
+            return None, "released"
+        logger.info(
+            "the provider had taken a send with no recorded outcome: recorded as sent",
+            extra={**extra, "twilio_sid": found.provider_sid},
+        )
+        return found, "found"
 
 
-def _outcome(
-    due: DueReminder, found: SentSms | None, sent_at: datetime, now: datetime
-) -> dict[str, Any]:
+def _outcome(due: DueReminder, found: SentSms | None, sent_at: datetime) -> dict[str, Any]:
     if found is None:
-        return {"id": due.id, "status": ReminderStatus.SCHEDULED.value, "due_at": now}
+        # Due as it first was: ahead of what fell due since, while it is still fresh.
+        return {"id": due.id, "status": ReminderStatus.SCHEDULED.value, "due_at": due.send_at}
     status = ReminderStatus.DELIVERED if found.status == "delivered" else ReminderStatus.SENT
     return {
         "id": due.id,

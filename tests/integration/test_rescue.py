@@ -3,8 +3,9 @@ again, record what it had taken as sent, and send the rest at once; on SQLite an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +15,9 @@ from reminders.adapters.db import messages, reminder_rows
 from reminders.bootstrap import Container, bootstrap
 from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import reminder_text
-from reminders.domain.model import DueReminder, User
+from reminders.domain.model import DueReminder, PhoneNumber, User
 from reminders.domain.planning import zone_for
+from reminders.ports import SentSms
 from reminders.services.liveness import Liveness, dead_after
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
@@ -214,3 +216,70 @@ def test_one_survivor_of_two_takes_the_ghosts_claims(
 
     assert sorted(r.found for r in reports) == [0, 1]
     assert sender.lookups == 1
+
+
+def test_a_dispatcher_starting_with_two_beats_at_once_never_judges_itself_dead(
+    survivor: Container,
+) -> None:
+    watch = survivor.dispatcher.watch
+    assert watch is not None
+    evicted = 0
+
+    def beat_now(start: threading.Barrier) -> None:
+        start.wait(timeout=10)
+        watch.may_send()
+
+    for _ in range(100):
+        watch.liveness.renew()  # a fresh id, as a process has at start
+        start = threading.Barrier(2)
+        thread = threading.Thread(target=beat_now, args=(start,))
+        thread.start()
+        start.wait(timeout=10)
+        survivor.watch()
+        thread.join(timeout=10)
+        evicted += watch.liveness.evicted
+
+    assert evicted == 0
+
+
+class _LookupCrash(FakeSmsSender):
+    """A provider whose lookups fail in a way the rescue does not expect."""
+
+    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+        raise RuntimeError("the rescuer dies here")
+
+
+def test_claims_taken_over_by_a_rescuer_that_dies_too_are_rescued_at_once(
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+    make_settings: Callable[..., Settings],
+) -> None:
+    doomed = bootstrap(
+        make_settings(),
+        clock=clock,
+        sender=_LookupCrash(clock),
+        liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
+    )
+    try:
+        due = _ghost_claims(doomed, send_with=sender)
+        _judge_ghost_dead(doomed, clock, monotonic)
+        doomed.watch()  # takes the ghost's claims over, then fails asking the provider
+        assert _reminder(doomed, due.id)["claimed_by"] == doomed.dispatcher.watch.dispatcher_id
+        doomed.dispatcher.watch.retire()  # and is gone
+        other = bootstrap(
+            make_settings(),
+            clock=clock,
+            sender=sender,
+            liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
+        )
+        try:
+            report = other.watch()  # no waiting: nobody is behind those claims any more
+        finally:
+            other.close()
+    finally:
+        doomed.engine.dispose()
+
+    assert report.found == 1
+    assert len(sender.sent) == 1

@@ -56,10 +56,15 @@ def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any
     r, u = reminder_rows.c, users.c
     due = r.due_at <= bindparam("now")
     if take_over:
-        unowned = or_(r.claimed_by.is_(None), r.claimed_by.not_in(select(dispatchers.c.id)))
+        # A dispatcher registers before it claims, and its rows are taken over with its row's
+        # removal: a claim whose dispatcher has no row is left by one that stopped. A claim
+        # with no dispatcher at all is an earlier release's: it waits out its lease.
+        unowned = or_(
+            and_(r.claimed_by.is_(None), due), r.claimed_by.not_in(select(dispatchers.c.id))
+        )
         wanted = and_(
             r.status == ReminderStatus.SENDING.value,
-            or_(r.claimed_by.in_(bindparam("dead", expanding=True)), and_(due, unowned)),
+            or_(r.claimed_by.in_(bindparam("dead", expanding=True)), unowned),
         )
         indexed = wanted
     else:
@@ -172,11 +177,12 @@ class ReminderRepository:
         return result.rowcount
 
     def claim_due(
-        self, now: datetime, lease_until: datetime, limit: int, claimer: str = ""
+        self, now: datetime, lease_until: datetime, limit: int, claimer: str | None = None
     ) -> list[DueReminder]:
-        """Claim up to `limit` due `scheduled` reminders for dispatcher `claimer`, oldest due
-        first. The claim is one conditional UPDATE: rows locked by another replica are skipped
-        on PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
+        """Claim up to `limit` due `scheduled` reminders for dispatcher `claimer` (None: no
+        dispatcher, so the claim is left alone until its lease runs out), oldest due first.
+        The claim is one conditional UPDATE: rows locked by another replica are skipped on
+        PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
         what sending needs is read back."""
         values = {"now": now, "lease_until": lease_until, "limit": limit, "claimer": claimer}
         return [due for due, _ in self._claim(False, values)]
@@ -190,8 +196,9 @@ class ReminderRepository:
         dead: Sequence[str],
     ) -> list[tuple[DueReminder, datetime | None]]:
         """Take over up to `limit` reminders left `sending` by dispatchers that are gone: those
-        claimed by one of `dead`, and those whose lease ran out with no live dispatcher
-        behind them. Returns each with the time of the claim whose send has no outcome."""
+        claimed by one of `dead` or by a dispatcher whose row is gone, and those claimed with
+        no dispatcher id whose lease ran out. Returns each with the time of the claim whose
+        send has no outcome."""
         values = {
             "now": now,
             "lease_until": lease_until,
