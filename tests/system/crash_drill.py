@@ -100,6 +100,7 @@ class CrashSize:
     outage_seconds: float = 20.0
     latency_seconds: float = 0.03  # how late the fake answers each send
     lookup_latency_seconds: float | None = None  # each lookup of a rescue; None: as a send
+    lookups_fail: bool = False  # every lookup answered 500: Twilio cannot be asked
     lead_seconds: float = 60.0  # from the burst to the session start, when prep steps expire
     spread_seconds: float = 2.0  # the burst comes due within this
     wait_seconds: float = 120.0  # the deadline of each wait
@@ -174,6 +175,9 @@ class _Scenario:
         self.twilio = FakeTwilioProcess(workdir / "fake_twilio.log")
         lookup = size.lookup_latency_seconds
         lookup = size.latency_seconds if lookup is None else lookup
+        if size.lookups_fail:
+            self.twilio.add_faults({"status": 500, "times": None, "on": "list"})
+            lookup = 0.0
         for on, seconds in (("send", size.latency_seconds), ("list", lookup)):
             if seconds:
                 self.twilio.add_faults({"delay_seconds": seconds, "times": None, "on": on})
