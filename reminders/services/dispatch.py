@@ -43,6 +43,8 @@ from reminders.domain.model import (
 from reminders.domain.planning import decide_send, retry_delay, zone_for
 from reminders.ports import (
     Clock,
+    ConcurrentUpdate,
+    DatabaseUnavailable,
     DispatchObserver,
     SentSms,
     SmsSender,
@@ -156,6 +158,16 @@ class Dispatcher:
     pause: Callable[[float], object] = time.sleep
     _claimer: str = ""
     _held: bool = False  # outcomes could not be recorded: no send starts until they are
+    # Claimed and not yet recorded: the watch leaves these alone, however old the claim.
+    _in_hand: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.watch is not None:
+            self.watch.holding = self.holding
+
+    def holding(self) -> frozenset[int]:
+        """The ids of the reminders this dispatcher has claimed and not yet recorded."""
+        return frozenset(self._in_hand)
 
     def _statement_uow(self) -> UnitOfWork:
         return (self.statement_uow_factory or self.uow_factory)()
@@ -199,6 +211,7 @@ class Dispatcher:
                 )
                 uow.commit()
             report.claimed += len(claimed)
+            self._in_hand.update(due.id for due in claimed)
             settled, to_send = self._triage(claimed, now)
             if settled:
                 self._record([outcome for _, outcome in settled], [], {})
@@ -372,7 +385,7 @@ class Dispatcher:
         while True:
             try:
                 self._write(outcomes, messages, stopped)
-            except Exception:
+            except (DatabaseUnavailable, ConcurrentUpdate):
                 if not self._held:
                     logger.exception(
                         "could not record send outcomes: sending stops until they are",
@@ -389,6 +402,16 @@ class Dispatcher:
                 self.pause(delay)
                 delay = min(delay * 2, 2.0)
                 continue
+            except Exception:
+                # Not the database going away but a fault in what was written: trying again
+                # would fail again. The rows stay `sending`; once their lease has run out the
+                # watch settles them by asking the provider.
+                logger.exception(
+                    "send outcomes could not be recorded; they will be settled by asking the "
+                    "provider once their lease runs out",
+                    extra={"count": len(outcomes)},
+                )
+            self._in_hand.difference_update(outcome["id"] for outcome in outcomes)
             if self._held:
                 logger.info("send outcomes recorded again: sending resumes")
             self._held = False

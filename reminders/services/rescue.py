@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -68,6 +69,8 @@ class Watch:
     # Taken over, not yet settled: claimed by this dispatcher now, so if this process dies
     # too, they are rescued as its claims.
     _pending: list[tuple[DueReminder, datetime | None]] = field(default_factory=list)
+    # The claims its own dispatcher holds (set by the dispatcher): never settled here.
+    holding: Callable[[], frozenset[int]] = frozenset
     _beat_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -165,7 +168,9 @@ class Watch:
             self._pending.extend(taken)
 
     def _take_unowned(self, now: datetime) -> None:
-        """Take over claims with no live dispatcher behind them (left by one that stopped)."""
+        """Take over claims with no live dispatcher behind them (left by one that stopped),
+        and this dispatcher's own claims whose lease ran out and that it no longer holds (its
+        record of them failed)."""
         claimer = self.dispatcher_id
         while True:
             taken = in_transaction(
@@ -174,7 +179,11 @@ class Watch:
                     now, now + self.lease, self.batch_size, claimer, []
                 ),
             )
-            self._pending.extend(taken)
+            held = self.holding()
+            pending = {due.id for due, _ in self._pending}
+            self._pending.extend(
+                item for item in taken if item[0].id not in held and item[0].id not in pending
+            )
             if len(taken) < self.batch_size:
                 return
 

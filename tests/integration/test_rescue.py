@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from config.settings import Settings
 from reminders.adapters.db import messages, reminder_rows
+from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container, bootstrap
 from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import reminder_text
@@ -283,3 +285,33 @@ def test_claims_taken_over_by_a_rescuer_that_dies_too_are_rescued_at_once(
 
     assert report.found == 1
     assert len(sender.sent) == 1
+
+
+def test_sends_whose_record_failed_for_good_are_settled_once_their_lease_runs_out(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    finish = ReminderRepository.finish
+    calls: list[int] = []
+
+    def fails_once(self: ReminderRepository, *args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a fault in what was written")
+        finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReminderRepository, "finish", fails_once)
+    survivor.dispatch_due()  # sent, but its outcome is not recorded
+    survivor.watch()
+    untouched_while_leased = _outbound_sids(survivor)
+
+    clock.advance(timedelta(seconds=61))
+    report = survivor.watch()
+    survivor.dispatch_due()
+
+    assert untouched_while_leased == []
+    assert report.found == 1 and len(sender.sent) == 1
+    assert _outbound_sids(survivor) == [sender.sent[0].sid]

@@ -60,7 +60,10 @@ def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any
         # removal: a claim whose dispatcher has no row is left by one that stopped. A claim
         # with no dispatcher at all is an earlier release's: it waits out its lease.
         unowned = or_(
-            and_(r.claimed_by.is_(None), due), r.claimed_by.not_in(select(dispatchers.c.id))
+            and_(r.claimed_by.is_(None), due),
+            r.claimed_by.not_in(select(dispatchers.c.id)),
+            # Its own, past their lease: the caller leaves alone those it still holds.
+            and_(r.claimed_by == bindparam("claimer"), due),
         )
         wanted = and_(
             r.status == ReminderStatus.SENDING.value,
@@ -196,9 +199,10 @@ class ReminderRepository:
         dead: Sequence[str],
     ) -> list[tuple[DueReminder, datetime | None]]:
         """Take over up to `limit` reminders left `sending` by dispatchers that are gone: those
-        claimed by one of `dead` or by a dispatcher whose row is gone, and those claimed with
-        no dispatcher id whose lease ran out. Returns each with the time of the claim whose
-        send has no outcome."""
+        claimed by one of `dead` or by a dispatcher whose row is gone, those claimed with no
+        dispatcher id whose lease ran out, and the claimer's own whose lease ran out (the
+        caller knows which of those it still holds). Returns each with the time of the claim
+        whose send has no outcome."""
         values = {
             "now": now,
             "lease_until": lease_until,
