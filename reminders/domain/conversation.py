@@ -1,5 +1,5 @@
-"""Reading an inbound SMS (SPEC §2): the first word decides, except opt-outs, which are also
-found anywhere in the message."""
+"""Reading an inbound SMS (docs/rules.md, the conversation): the first word decides, except
+opt-outs, which are also found anywhere in the message."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def consent_request_text(brand: str) -> str:
     )
 
 
-# --- replies to inbound SMS (SPEC §2) ---------------------------------------------------------
+# --- replies to inbound SMS (docs/rules.md) -----------------------------------------------
 
 RATES = "Msg & data rates may apply."
 

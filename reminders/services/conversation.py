@@ -1,4 +1,5 @@
-"""The SMS conversation (SPEC §2): one inbound message in, state changed, at most one reply."""
+"""The SMS conversation (docs/rules.md): one inbound message in, state changed, at most one
+reply."""
 
 from __future__ import annotations
 

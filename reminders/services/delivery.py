@@ -1,4 +1,4 @@
-"""Status callbacks (SPEC "Sending"): what the provider says happened to a message we sent.
+"""Status callbacks (docs/rules.md, Sending): what the provider says happened to a message we sent.
 
 Callbacks can arrive late, twice or out of order, so a status only ever moves forward:
 queued/accepted < sending < sent < delivered | undelivered | failed, and a final status never

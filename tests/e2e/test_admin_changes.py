@@ -1,5 +1,5 @@
 """Changing and erasing users over HTTP: the same rules as the SMS commands, and consent is
-the user's alone (SPEC §3, R2, R7)."""
+the user's alone (docs/rules.md: R2, R7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Enrolling, listing and reading users over HTTP (SPEC §3).
+"""Enrolling, listing and reading users over HTTP.
 
 The clock starts at START, Monday 2 March 2026, morning in Los Angeles, where a +1 415 number
 lives. With the default plan and 20:00 sessions the first session is Tuesday 3 March (the

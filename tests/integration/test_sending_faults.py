@@ -1,6 +1,6 @@
 """What the dispatcher does when the SMS provider fails: transient errors are retried with
 capped exponential backoff while the reminder is fresh, permanent ones end it, and errors that
-say something about the recipient change the user (SPEC "Sending")."""
+say something about the recipient change the user (docs/rules.md, Sending)."""
 
 from __future__ import annotations
 

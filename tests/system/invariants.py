@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from reminders.adapters.db import messages, reminder_rows, sessions, users
 
-MIN_DAYS_APART = 7  # SPEC R2
+MIN_DAYS_APART = 7  # R2, docs/rules.md
 
 KINDS = {
     "live_reminder_of_stopped_user": "inv: live reminder, stopped user",

@@ -1,4 +1,5 @@
-"""The dependency rules of STYLE.md §2, checked by walking the imports with `ast`."""
+"""The dependency rules of the layers (README, How it is built), checked by walking the imports
+with `ast`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading an inbound SMS (SPEC §2): the first word decides, case-insensitively and without
+"""Reading an inbound SMS (docs/rules.md): the first word decides, case-insensitively and without
 punctuation; opt-outs are also found anywhere in the message."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The log formatter masks anything that looks like a phone number in every string it writes:
-the message, every extra field, the traceback and the stack (STYLE.md §10). What it must mask
+the message, every extra field, the traceback and the stack. What it must mask
 and what it must leave alone are listed here, one case a line."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The SMS conversation of SPEC §2, end to end: each keyword through the signed Twilio
+"""The SMS conversation of docs/rules.md, end to end: each keyword through the signed Twilio
 webhook into the bootstrapped app (fake clock, fake sender), the TwiML reply out. Dates: see
 tests/e2e/webhook_support.py."""
 
