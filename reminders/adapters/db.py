@@ -48,7 +48,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 metadata = MetaData()
 
 ACTIVE = "status IN ('scheduled', 'sending')"
-SENDING = "status = 'sending'"
 
 users = Table(
     "users",
@@ -111,14 +110,6 @@ reminder_rows = Table(
     Column("claimed_at", UtcDateTime),
     Index("ix_reminders_due", "due_at", sqlite_where=text(ACTIVE), postgresql_where=text(ACTIVE)),
     Index("ix_reminders_user", "user_id"),
-    # The watch looks for `sending` rows whose dispatcher is gone every half second: only the
-    # rows in flight are in this index, however many are scheduled.
-    Index(
-        "ix_reminders_sending",
-        "claimed_by",
-        sqlite_where=text(SENDING),
-        postgresql_where=text(SENDING),
-    ),
     Index("ix_reminders_session", "session_id"),
 )
 

@@ -20,11 +20,10 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 
-from reminders.adapters.db import SENDING, dispatchers, messages, reminder_rows, sessions, users
+from reminders.adapters.db import dispatchers, messages, reminder_rows, sessions, users
 from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
 from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
 from reminders.domain.model import (
@@ -70,7 +69,7 @@ def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any
             r.status == ReminderStatus.SENDING.value,
             or_(r.claimed_by.in_(bindparam("dead", expanding=True)), unowned),
         )
-        indexed = and_(text(f"reminders.{SENDING}"), wanted)  # the index's own condition
+        indexed = wanted
     else:
         wanted = and_(r.status == ReminderStatus.SCHEDULED.value, due)
         indexed = and_(IS_ACTIVE, wanted)  # the due index's own condition, word for word

@@ -31,14 +31,6 @@ def upgrade() -> None:
     )
     op.add_column("reminders", sa.Column("claimed_by", sa.String(32), nullable=True))
     op.add_column("reminders", sa.Column("claimed_at", sa.DateTime(), nullable=True))
-    sending = sa.text("status = 'sending'")
-    op.create_index(
-        "ix_reminders_sending",
-        "reminders",
-        ["claimed_by"],
-        sqlite_where=sending,
-        postgresql_where=sending,
-    )
     op.execute(
         "UPDATE users SET timezone = substr(timezone, 7) "
         "WHERE timezone LIKE 'right/%' OR timezone LIKE 'posix/%'"
@@ -46,7 +38,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_reminders_sending", table_name="reminders")
     op.drop_column("reminders", "claimed_at")
     op.drop_column("reminders", "claimed_by")
     op.drop_table("dispatchers")
