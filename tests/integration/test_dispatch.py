@@ -277,3 +277,27 @@ def test_a_user_with_an_unknown_zone_fails_alone_and_the_batch_goes_on(
             connection.execute(select(reminder_rows.c.user_id, reminder_rows.c.status)).all()
         )
     assert statuses[broken.id] == "failed"
+
+
+def test_the_watch_finds_unsettled_claims_through_the_due_index(container: Container) -> None:
+    executed: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        executed.append((statement, parameters))
+
+    now = container.clock.now()
+    with container.engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", capture)
+        ReminderRepository(connection).take_over(
+            now, now + timedelta(seconds=60), 200, "a" * 32, []
+        )
+        event.remove(connection, "before_cursor_execute", capture)
+        statement, parameters = next(e for e in executed if e[0].startswith("UPDATE"))
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        explain = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+        plan = connection.exec_driver_sql(explain + statement, parameters).all()
+        connection.rollback()
+
+    # Every half second: a range of the due index, never a scan of every reminder.
+    assert "ix_reminders_due" in " ".join(str(row) for row in plan)

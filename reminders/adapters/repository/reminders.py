@@ -69,7 +69,9 @@ def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any
             r.status == ReminderStatus.SENDING.value,
             or_(r.claimed_by.in_(bindparam("dead", expanding=True)), unowned),
         )
-        indexed = wanted
+        # A `sending` row is due at the end of its lease, never more than a lease ahead: the
+        # due index then reads what falls due within a lease, not every scheduled reminder.
+        indexed = and_(IS_ACTIVE, r.due_at <= bindparam("lease_until"), wanted)
     else:
         wanted = and_(r.status == ReminderStatus.SCHEDULED.value, due)
         indexed = and_(IS_ACTIVE, wanted)  # the due index's own condition, word for word
