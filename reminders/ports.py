@@ -1,25 +1,41 @@
-"""The service's ports: what services need from the outside world, by role."""
+"""The service's ports: what services need from the outside world, by role, in domain types.
+
+Adapters implement them (the database in adapters/repository/, the SMS provider in
+adapters/twilio_sms.py); tests/fakes.py implements them in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from reminders.domain.model import PhoneNumber
+from reminders.domain.model import (
+    Direction,
+    DispatcherBeat,
+    DueReminder,
+    InboundMessage,
+    MessageRecord,
+    OutboundMessage,
+    PhoneNumber,
+    PlannedReminder,
+    PlannedSession,
+    Reminder,
+    ReminderStatus,
+    Schedule,
+    SendOutcome,
+    SentSms,
+    Session,
+    SessionKind,
+    SessionStatus,
+    TakenOver,
+    User,
+    UserStatus,
+)
 
-if TYPE_CHECKING:
-    from reminders.adapters.repository import (
-        DispatcherRepository,
-        MessageRepository,
-        ReminderRepository,
-        ReplyLogRepository,
-        SessionRepository,
-        UserRepository,
-    )
+__all__ = ["SentSms"]  # a domain value, named here too for the senders that return it
 
 
 class ConcurrentUpdate(Exception):
@@ -36,14 +52,6 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware UTC."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class SentSms:
-    """What the provider answered for an accepted message."""
-
-    provider_sid: str
-    status: str  # the provider's status word: queued, accepted, sent ...
 
 
 class SmsSender(Protocol):
@@ -89,13 +97,277 @@ class DispatchObserver(Protocol):
 
     def finished(self, step: str, status: str, count: int = 1) -> None: ...
 
-    def tick(self, at: datetime, backlog: int | None) -> None: ...
+    def tick(self, at: datetime) -> None: ...
+
+
+class UserRepository(Protocol):
+    """Users. Erased users keep their row (for anonymous figures) but are never found."""
+
+    def add(
+        self, phone: PhoneNumber, status: UserStatus, schedule: Schedule, now: datetime
+    ) -> User:
+        """Raises Conflict when the number is enrolled already."""
+        ...
+
+    def add_many(
+        self, entries: Sequence[tuple[PhoneNumber, UserStatus, Schedule]], now: datetime
+    ) -> list[int]:
+        """Insert many users; their ids in the order given. The caller has left out numbers
+        that are enrolled already."""
+        ...
+
+    def enrolled_phones(self, phones: Sequence[PhoneNumber]) -> set[PhoneNumber]:
+        """Those of `phones` that belong to a user."""
+        ...
+
+    def get(self, user_id: int) -> User | None: ...
+
+    def lock(self, user_id: int) -> User | None:
+        """The user as committed now, locked until the unit of work ends. Every change to a
+        user's data locks the user first, then sessions, then reminders: one lock order."""
+        ...
+
+    def by_phone(self, phone: PhoneNumber, *, lock: bool = False) -> User | None:
+        """The user with this number; with `lock`, locked as by `lock()`."""
+        ...
+
+    def set_status(self, user_id: int, status: UserStatus, now: datetime) -> None: ...
+
+    def set_schedule(self, user_id: int, schedule: Schedule, now: datetime) -> None: ...
+
+    def set_last_session_date(self, user_id: int, day: date, now: datetime) -> None: ...
+
+    def page(self, status: UserStatus | None, after_id: int, limit: int) -> list[User]:
+        """Up to `limit` users with ids above `after_id`, by id; only `status` ones if given."""
+        ...
+
+    def count_by_status(self) -> dict[UserStatus, int]:
+        """Users by status, erased ones left out; statuses with none are missing."""
+        ...
+
+    def erase(self, user_id: int, now: datetime) -> None:
+        """Forget the number; the user counts as opted out and is never found again."""
+        ...
+
+
+class SessionRepository(Protocol):
+    def add(
+        self,
+        user_id: int,
+        planned: PlannedSession,
+        now: datetime,
+        *,
+        status: SessionStatus = SessionStatus.PLANNED,
+        kind: SessionKind = SessionKind.PLANNED,
+    ) -> Session:
+        """Record a session; one with another status than planned ended `now`."""
+        ...
+
+    def add_many(self, planned: Sequence[tuple[int, PlannedSession]], now: datetime) -> list[int]:
+        """Record many planned sessions (user id, session); ids in the order given."""
+        ...
+
+    def get(self, session_id: int) -> Session | None: ...
+
+    def upcoming(self, user_id: int) -> Session | None:
+        """The user's planned (not yet ended) session, if any."""
+        ...
+
+    def upcoming_for(self, user_ids: Sequence[int]) -> dict[int, Session]:
+        """The planned session of each of these users that has one."""
+        ...
+
+    def end(
+        self, session_id: int, status: SessionStatus, now: datetime, *, on_date: date | None = None
+    ) -> bool:
+        """End a planned session as `status` (recording the local date it happened on, when
+        given). True when this call ended it; False when it was no longer planned."""
+        ...
+
+    def move(self, session_id: int, planned: PlannedSession, later_count: int) -> Session:
+        """Move a session to the date and start of `planned`; returns it as moved."""
+        ...
+
+    def open_until(self, cutoff: datetime, limit: int) -> list[Session]:
+        """Planned sessions that started at or before `cutoff`, earliest first."""
+        ...
+
+    def ended_for(self, user_id: int, limit: int) -> list[Session]:
+        """The user's ended sessions, newest first."""
+        ...
+
+    def count_by_status(self) -> dict[SessionStatus, int]: ...
+
+
+class ReminderRepository(Protocol):
+    def add(
+        self,
+        user_id: int,
+        session_id: int | None,
+        planned: Sequence[PlannedReminder],
+        now: datetime,
+    ) -> None:
+        """Schedule reminders of a user (of a session, or none for a consent request)."""
+        ...
+
+    def add_many(
+        self, planned: Sequence[tuple[int, int | None, PlannedReminder]], now: datetime
+    ) -> None:
+        """Schedule many reminders given as (user id, session id, reminder)."""
+        ...
+
+    def for_sessions(self, session_ids: Sequence[int]) -> list[Reminder]:
+        """The reminders of these sessions, by send time."""
+        ...
+
+    def cancel_for_user(self, user_id: int, now: datetime) -> int:
+        """Cancel every scheduled or claimed reminder of the user; returns how many."""
+        ...
+
+    def cancel_for_session(self, session_id: int, now: datetime) -> int:
+        """Cancel every scheduled or claimed reminder of the session; returns how many."""
+        ...
+
+    def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, claimer: str | None = None
+    ) -> list[DueReminder]:
+        """Claim up to `limit` due scheduled reminders for dispatcher `claimer` (None: no
+        dispatcher: the claim waits out its lease), oldest due first, by send time. A row is
+        never claimed twice, by this replica or another."""
+        ...
+
+    def take_over(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        claimer: str,
+        dead: Sequence[str],
+    ) -> list[TakenOver]:
+        """Claim for `claimer` up to `limit` reminders left claimed by dispatchers that are
+        gone: by one of `dead`, by one whose liveness row is gone, with no dispatcher and past
+        their lease, or by `claimer` itself and past their lease."""
+        ...
+
+    def finish(
+        self,
+        outcomes: Sequence[SendOutcome],
+        now: datetime,
+        sent: Sequence[OutboundMessage] = (),
+        *,
+        claimer: str | None = None,
+    ) -> None:
+        """Record what became of claimed reminders, and the messages the provider took for
+        them. Only reminders still claimed change (with `claimer`, still claimed by that
+        dispatcher): one cancelled or taken over meanwhile keeps its state. The messages are
+        recorded whatever became of their reminders."""
+        ...
+
+    def sent_as(self, reminder_id: int, provider_sid: str) -> Reminder | None:
+        """The reminder whose latest send has this provider SID."""
+        ...
+
+    def set_delivery(
+        self,
+        reminder_id: int,
+        status: ReminderStatus,
+        error_code: int | None,
+        now: datetime,
+        *,
+        only_from: Sequence[ReminderStatus] | None = None,
+    ) -> bool:
+        """Record what the provider said about a sent reminder; with `only_from`, only a
+        reminder in one of those statuses changes. True when it changed."""
+        ...
+
+    def reschedule_sent(
+        self, reminder_id: int, due_at: datetime, error_code: int | None, now: datetime
+    ) -> bool:
+        """A sent reminder the provider could not deliver is scheduled again at `due_at`.
+        True when it changed (it was still sent)."""
+        ...
+
+    def backlog(self, now: datetime) -> int:
+        """How many scheduled or claimed reminders are due at `now`."""
+        ...
+
+    def count_by_status(self) -> dict[ReminderStatus, int]: ...
+
+
+class MessageRepository(Protocol):
+    def add_inbound(self, message: InboundMessage, now: datetime) -> bool:
+        """Record an SMS received; False when its provider SID is recorded already (a
+        webhook retried), so that nothing is applied twice."""
+        ...
+
+    def add_outbound(self, message: OutboundMessage, now: datetime) -> None:
+        """Record an SMS sent or replied."""
+        ...
+
+    def by_provider_sid(self, provider_sid: str) -> MessageRecord | None: ...
+
+    def set_status(
+        self,
+        provider_sid: str,
+        status: str,
+        error_code: int | None,
+        now: datetime,
+        *,
+        only_from: Sequence[str] | None = None,
+    ) -> bool:
+        """Set a message's provider status word; with `only_from`, only a message in one of
+        those statuses changes. True when it changed."""
+        ...
+
+    def for_user(self, user_id: int, limit: int) -> list[MessageRecord]:
+        """The user's messages, newest first."""
+        ...
+
+    def erase_bodies(self, user_id: int, now: datetime) -> None: ...
+
+    def count_by_status(self) -> dict[tuple[Direction, str], int]:
+        """Messages by direction and status word."""
+        ...
+
+
+class ReplyLogRepository(Protocol):
+    """Auto-replies per number. Each change is one atomic statement, so that replies racing
+    each other are all counted."""
+
+    def count_reply(self, phone: PhoneNumber, now: datetime, window: timedelta) -> int:
+        """Count one auto-reply to `phone`, in the current window or in a new one from `now`
+        when the last began `window` or more ago. Returns the replies in the window, this one
+        included."""
+        ...
+
+    def claim_not_enrolled(self, phone: PhoneNumber, now: datetime, every: timedelta) -> bool:
+        """True, with `now` recorded, when `phone` was not told it is not enrolled in the last
+        `every`; False otherwise."""
+        ...
+
+    def forget(self, phone: PhoneNumber) -> None: ...
+
+
+class DispatcherRepository(Protocol):
+    """Liveness rows: each running dispatcher beats its own."""
+
+    def register(self, dispatcher_id: str, now: datetime) -> None: ...
+
+    def beat(self, dispatcher_id: str, now: datetime) -> bool:
+        """Count one beat; False when the row is gone (another dispatcher judged it dead)."""
+        ...
+
+    def all(self) -> list[DispatcherBeat]: ...
+
+    def remove(self, dispatcher_id: str, beats: int | None = None) -> bool:
+        """Remove a dispatcher's row; with `beats`, only while its count is still that. True
+        when this call removed it."""
+        ...
 
 
 class UnitOfWork(Protocol):
-    """One database transaction and its repositories (see adapters/repository.py).
-
-    Used as a context manager; changes are kept only after `commit()`."""
+    """One database transaction and its repositories. Used as a context manager; changes are
+    kept only after `commit()`."""
 
     users: UserRepository
     sessions: SessionRepository
@@ -115,10 +387,18 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None: ...
 
-    def ping(self) -> None: ...
+    def ping(self) -> None:
+        """Raise DatabaseUnavailable when the database cannot be reached."""
+        ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
+        """A new unit of work. `read_only` ones never wait for writers. `one_statement` is a
+        hint for work that is a single statement (a claim, a beat, outcomes that stop no
+        user): where the database runs each statement as a transaction of its own, the unit
+        of work may skip BEGIN and COMMIT."""
+        ...
 
 
 class SpoolError(Exception):

@@ -28,7 +28,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from reminders.domain.errors import InvalidInput, SmsLookupError, SmsSendError
-from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
+from reminders.domain.model import PhoneNumber
+from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES
 from reminders.ports import SentSms
 
 logger = logging.getLogger(__name__)

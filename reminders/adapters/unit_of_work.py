@@ -126,3 +126,19 @@ class SqlAlchemyUnitOfWork:
         """Raise when the database cannot be reached."""
         assert self._connection is not None
         self._connection.execute(text("SELECT 1"))
+
+
+class SqlAlchemyUnitOfWorkFactory:
+    """Units of work on one engine (the port's UnitOfWorkFactory). Work that is one statement
+    runs in autocommit mode on PostgreSQL, which saves the round trips of BEGIN and COMMIT;
+    SQLite keeps its transactions (its writers take the write lock at BEGIN)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._autocommit_statements = engine.dialect.name == "postgresql"
+
+    def __call__(
+        self, *, read_only: bool = False, one_statement: bool = False
+    ) -> SqlAlchemyUnitOfWork:
+        autocommit = one_statement and self._autocommit_statements
+        return SqlAlchemyUnitOfWork(self._engine, autocommit=autocommit, read_only=read_only)

@@ -18,10 +18,6 @@ UNCONFIRMED_AFTER_HOURS = 12  # R9
 ROLL_FRESH_HOURS = 2  # R8
 NEEDLE_MM = "0.2"  # R1
 
-# Provider error codes (Twilio's) that say something about the recipient, not the message.
-OPTED_OUT_CODES = frozenset({21610})
-INVALID_NUMBER_CODES = frozenset({21211, 21614, 21635, 30005, 30006})
-
 
 class UserStatus(StrEnum):
     PENDING = "pending"
@@ -50,6 +46,16 @@ class ReminderStatus(StrEnum):
 
 
 ACTIVE_REMINDER_STATUSES = (ReminderStatus.SCHEDULED, ReminderStatus.SENDING)
+
+
+class SessionKind(StrEnum):
+    PLANNED = "planned"  # planned by the routine
+    EXTRA = "extra"  # a DONE with no session pending (R10)
+
+
+class Direction(StrEnum):
+    IN = "in"  # an SMS from a user
+    OUT = "out"  # a reminder we sent, or a reply
 
 
 class Step(StrEnum):
@@ -177,7 +183,7 @@ class Session:
     local_date: date
     starts_at: datetime
     status: SessionStatus
-    kind: str  # "planned" or "extra" (a DONE with no session pending, R10)
+    kind: SessionKind
     later_count: int
     outcome_at: datetime | None
 
@@ -222,3 +228,76 @@ class DispatcherBeat:
     dispatcher_id: str
     beats: int
     beat_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SentSms:
+    """What the provider answered for a message it took."""
+
+    provider_sid: str
+    status: str  # the provider's status word: queued, accepted, sent ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What becomes of a claimed reminder: its new status, and what changes with it.
+
+    `attempts` is set when an attempt was made (this one counted), with that attempt's
+    `error_code`; `provider_sid` and `sent_at` when the provider took the message; `due_at`
+    when the reminder is scheduled again."""
+
+    reminder_id: int
+    status: ReminderStatus
+    due_at: datetime | None = None
+    attempts: int | None = None
+    error_code: int | None = None
+    provider_sid: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """An SMS received, as it is recorded: a stranger's body is not kept."""
+
+    user_id: int | None
+    keyword: str
+    body: str | None
+    provider_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """An SMS we sent: a reminder the provider took (its SID and status word), or a reply to
+    an inbound SMS (status `replied`, no SID: it went back in the webhook's answer)."""
+
+    user_id: int | None
+    body: str
+    status: str
+    provider_sid: str | None = None
+    reminder_id: int | None = None
+    step: Step | None = None
+    keyword: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A recorded SMS in or out, without its body."""
+
+    id: int
+    user_id: int | None
+    reminder_id: int | None
+    direction: Direction
+    step: Step | None
+    keyword: str | None
+    status: str
+    error_code: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOver:
+    """A claim taken over from a dispatcher that stopped, with the time of the claim whose
+    send has no recorded outcome (None when unknown)."""
+
+    due: DueReminder
+    claimed_at: datetime | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -383,18 +384,17 @@ def unconfirmed_at(starts_at: datetime) -> datetime:
     return starts_at + timedelta(hours=UNCONFIRMED_AFTER_HOURS)
 
 
-def retry_delay(
-    attempts: int, *, base_seconds: float = 5.0, cap_seconds: float = 300.0
-) -> timedelta:
-    """Capped exponential backoff: 5 s, 10 s, 20 s ... at most 5 min."""
-    return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+class SendAction(StrEnum):
+    SEND = "send"
+    WAIT = "wait"  # until quiet hours end
+    EXPIRE = "expire"  # too late to help
 
 
 @dataclass(frozen=True, slots=True)
 class SendDecision:
     """What to do with a due reminder now: send, wait until `wait_until`, or expire."""
 
-    action: str  # "send" | "wait" | "expire"
+    action: SendAction
     wait_until: datetime | None = None
 
 
@@ -403,10 +403,10 @@ def decide_send(
 ) -> SendDecision:
     """R7 and R8 at send time: never late, never inside quiet hours."""
     if now >= expires_at:
-        return SendDecision("expire")
+        return SendDecision(SendAction.EXPIRE)
     if quiet is not None and quiet.contains_instant(now, zone):
         end = quiet.end_after(now, zone)
         if end >= expires_at:
-            return SendDecision("expire")
-        return SendDecision("wait", end)
-    return SendDecision("send")
+            return SendDecision(SendAction.EXPIRE)
+        return SendDecision(SendAction.WAIT, end)
+    return SendDecision(SendAction.SEND)

@@ -13,13 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from reminders.domain.model import (
-    INVALID_NUMBER_CODES,
-    OPTED_OUT_CODES,
-    ReminderStatus,
-    UserStatus,
-)
-from reminders.domain.planning import retry_delay
+from reminders.domain.model import ReminderStatus, UserStatus
+from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES, retry_delay
 from reminders.ports import UnitOfWork
 from reminders.services.routine import stop_reminders
 

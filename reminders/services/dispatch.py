@@ -33,14 +33,13 @@ from typing import Any
 from reminders.domain.errors import InvalidInput, SmsSendError
 from reminders.domain.messages import reminder_text
 from reminders.domain.model import (
-    INVALID_NUMBER_CODES,
-    OPTED_OUT_CODES,
     DueReminder,
     ReminderStatus,
     Step,
     UserStatus,
 )
-from reminders.domain.planning import decide_send, retry_delay, zone_for
+from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES, retry_delay
+from reminders.domain.planning import decide_send, zone_for
 from reminders.ports import (
     Clock,
     ConcurrentUpdate,

@@ -18,7 +18,8 @@ import trustme
 
 from reminders.adapters.twilio_sms import TwilioSmsSender, ca_bundle, proxy_for, rewrite_url
 from reminders.domain.errors import InvalidInput, SmsSendError
-from reminders.domain.model import INVALID_NUMBER_CODES, OPTED_OUT_CODES, PhoneNumber
+from reminders.domain.model import PhoneNumber
+from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES
 from tests.fake_twilio import (
     TEST_ACCOUNT_SID,
     TEST_AUTH_TOKEN,

@@ -1,0 +1,90 @@
+"""What the provider's answer about a message does to its reminder and to its user.
+
+One rule for both kinds of answer: the answer to a send (taken, or refused with an error) and a
+later delivery report (delivered, or undelivered with an error). A reminder is retried only
+while a retry still fits before it goes stale (R8); an error that says the recipient opted out
+or cannot receive SMS stops the user, whatever became of the reminder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from reminders.domain.model import ReminderStatus, UserStatus
+
+# Provider error codes (Twilio's) that say something about the recipient, not the message.
+OPTED_OUT_CODES = frozenset({21610})
+INVALID_NUMBER_CODES = frozenset({21211, 21614, 21635, 30005, 30006})
+# Delivery errors worth another try while the reminder is fresh (queue overflow, handset
+# unreachable); they come in delivery reports, after the provider took the message.
+RETRY_DELIVERY_CODES = frozenset({30001, 30003})
+
+
+class Answer(StrEnum):
+    TAKEN = "taken"  # the provider accepted a send
+    REFUSED = "refused"  # the provider refused a send, or could not be reached
+    DELIVERED = "delivered"  # a delivery report: the handset has it
+    UNDELIVERED = "undelivered"  # a delivery report: undelivered or failed
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderAnswer:
+    """What the provider said about one message. `permanent` is the sender's judgement of a
+    refused send (it will never be taken); `error_code` is the provider's code, if any."""
+
+    answer: Answer
+    error_code: int | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Consequence:
+    """The reminder's new status (`retry_at` when it is scheduled again) and the user's, when
+    the answer stops them (opted out, invalid number); None leaves the user as they are."""
+
+    reminder: ReminderStatus
+    retry_at: datetime | None = None
+    user: UserStatus | None = None
+
+
+def retry_delay(
+    attempts: int, *, base_seconds: float = 5.0, cap_seconds: float = 300.0
+) -> timedelta:
+    """Capped exponential backoff after `attempts` attempts: 5 s, 10 s, 20 s ... at most 5 min."""
+    return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+
+
+def consequence(
+    answer: ProviderAnswer, *, attempts: int, expires_at: datetime, now: datetime
+) -> Consequence:
+    """What `answer` does to a reminder attempted `attempts` times (this attempt counted) that
+    goes stale at `expires_at`, and to its user.
+
+    Taken: sent. Delivered: delivered. A refused send is retried unless permanent; an
+    undelivered message is retried only for RETRY_DELIVERY_CODES. A retry happens at
+    `now + retry_delay(attempts)`, and only when that is before `expires_at`: otherwise the
+    reminder fails. Codes in OPTED_OUT_CODES and INVALID_NUMBER_CODES stop the user (a refused
+    send only when permanent)."""
+    if answer.answer is Answer.TAKEN:
+        return Consequence(ReminderStatus.SENT)
+    if answer.answer is Answer.DELIVERED:
+        return Consequence(ReminderStatus.DELIVERED)
+    code = answer.error_code
+    if answer.answer is Answer.REFUSED:
+        retryable = not answer.permanent
+        stops_user = answer.permanent
+    else:
+        retryable = code in RETRY_DELIVERY_CODES
+        stops_user = True
+    user: UserStatus | None = None
+    if stops_user and code in OPTED_OUT_CODES:
+        user = UserStatus.OPTED_OUT
+    elif stops_user and code in INVALID_NUMBER_CODES:
+        user = UserStatus.INVALID
+    if retryable:
+        retry_at = now + retry_delay(attempts)
+        if retry_at < expires_at:
+            return Consequence(ReminderStatus.SCHEDULED, retry_at, user)
+    return Consequence(ReminderStatus.FAILED, None, user)
