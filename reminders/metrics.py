@@ -99,7 +99,7 @@ class Metrics:
             )
         counter.inc(count)
 
-    def tick(self, at: datetime, backlog: int | None) -> None:
+    def tick(self, at: datetime) -> None:
         self._last_tick.set(at.timestamp())
 
     def inbound(self, keyword: str) -> None:
@@ -150,9 +150,9 @@ class Observers:
         for observer in self._observers:
             observer.finished(step, status, count)
 
-    def tick(self, at: datetime, backlog: int | None) -> None:
+    def tick(self, at: datetime) -> None:
         for observer in self._observers:
-            observer.tick(at, backlog)
+            observer.tick(at)
 
 
 class _StateCollector(Collector):

@@ -65,7 +65,7 @@ class NullObserver:
     def finished(self, step: str, status: str, count: int = 1) -> None:
         pass
 
-    def tick(self, at: datetime, backlog: int | None) -> None:
+    def tick(self, at: datetime) -> None:
         pass
 
 
@@ -194,7 +194,7 @@ class Dispatcher:
         else:
             self._send_windowed(self.executor, batches, report)
         self.last_beat_at = self.clock.now()
-        self.observer.tick(self.last_beat_at, None)
+        self.observer.tick(self.last_beat_at)
         return report
 
     def _claimed_batches(self, report: DispatchReport) -> Iterator[list[tuple[DueReminder, str]]]:
