@@ -20,7 +20,7 @@ from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import make_engine
 from reminders.adapters.migrate import migrate
 from reminders.adapters.spool import FileSpool
-from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from reminders.domain.errors import InvalidInput
 from reminders.metrics import Metrics, Observers
 from reminders.ports import Clock, DispatchObserver, SmsSender, Spool, SpoolError, UnitOfWork
@@ -54,9 +54,11 @@ class Container:
     spool: Spool | None = None  # webhooks kept while the database cannot take them
     spool_replay: SpoolReplay | None = None
 
-    def uow(self, *, read_only: bool = False) -> UnitOfWork:
-        """A unit of work; `read_only` ones never wait for writers (SQLite)."""
-        return SqlAlchemyUnitOfWork(self.engine, read_only=read_only)
+    def uow(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
+        """A unit of work (see UnitOfWorkFactory)."""
+        return SqlAlchemyUnitOfWorkFactory(self.engine)(
+            read_only=read_only, one_statement=one_statement
+        )
 
     def dispatch_due(self) -> DispatchReport:
         self.replay_spool()  # a STOP kept during an outage is applied before anything is sent
@@ -183,15 +185,9 @@ def bootstrap(
     metrics = Metrics()
     chosen_sender = sender if sender is not None else build_sender(settings)
     chosen_clock = clock if clock is not None else SystemClock()
-    # A claim, a beat and a record of outcomes are one statement each on PostgreSQL.
-    statement_uow_factory: Callable[[], UnitOfWork] | None = (
-        (lambda: SqlAlchemyUnitOfWork(engine, autocommit=True))
-        if engine.dialect.name == "postgresql"
-        else None
-    )
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     watch = Watch(
-        uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
-        statement_uow_factory=statement_uow_factory,
+        uow_factory=uow_factory,
         sender=chosen_sender,
         clock=chosen_clock,
         policy=policy,
@@ -200,8 +196,7 @@ def bootstrap(
         batch_size=settings.dispatch_batch_size,
     )
     dispatcher = Dispatcher(
-        uow_factory=lambda: SqlAlchemyUnitOfWork(engine),
-        statement_uow_factory=statement_uow_factory,
+        uow_factory=uow_factory,
         sender=chosen_sender,
         clock=chosen_clock,
         policy=policy,
@@ -226,7 +221,7 @@ def bootstrap(
         stop_event=stop_event,
         metrics=metrics,
         spool=spool,
-        spool_replay=SpoolReplay(spool, lambda: SqlAlchemyUnitOfWork(engine), policy),
+        spool_replay=SpoolReplay(spool, uow_factory, policy),
     )
     metrics.watch_spool(spool.waiting)
     metrics.watch_state(lambda: container.uow(read_only=True), container.clock)

@@ -146,10 +146,6 @@ class Dispatcher:
     # that answers slowly, outcomes (and the status callbacks that look for them) are not
     # held back until 32 sends have finished.
     record_after: float = 0.25
-    # For claims and for outcomes that stop no user: where the database does each as one
-    # statement (PostgreSQL), units of work that commit it by themselves, with no round
-    # trips for BEGIN and COMMIT. None: `uow_factory`.
-    statement_uow_factory: UnitOfWorkFactory | None = None
     # The liveness beat: claims carry this dispatcher's id, and no send starts unless a
     # beat reached the database moments ago. None: claims carry no id (tests of parts).
     watch: Watch | None = None
@@ -167,9 +163,6 @@ class Dispatcher:
     def holding(self) -> frozenset[int]:
         """The ids of the reminders this dispatcher has claimed and not yet recorded."""
         return frozenset(self._in_hand)
-
-    def _statement_uow(self) -> UnitOfWork:
-        return (self.statement_uow_factory or self.uow_factory)()
 
     @property
     def crash_window(self) -> int:
@@ -204,7 +197,7 @@ class Dispatcher:
             # A beat per batch: draining a long backlog is the dispatcher at work, and
             # readiness must not call it stuck.
             self.last_beat_at = now = self.clock.now()
-            with self._statement_uow() as uow:
+            with self.uow_factory(one_statement=True) as uow:
                 claimed = uow.reminders.claim_due(
                     now, now + self.lease, self.batch_size, self._claimer or None
                 )
@@ -435,7 +428,7 @@ class Dispatcher:
                     stop_reminders(uow, user, status, at)
 
         # Outcomes that stop nobody are a single statement: no transaction needed around it.
-        in_transaction(self._statement_uow if not stopped else self.uow_factory, finish)
+        in_transaction(self.uow_factory, finish, one_statement=not stopped)
 
     def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
         """Never raises: a lane that died would leave its batch waiting for it forever."""

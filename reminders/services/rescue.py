@@ -59,8 +59,6 @@ class Watch:
     liveness: Liveness
     lease: timedelta = timedelta(seconds=60)
     batch_size: int = 200
-    # For the beat, one statement most of the time: see Dispatcher.statement_uow_factory.
-    statement_uow_factory: UnitOfWorkFactory | None = None
     # Lookups at the provider made at once: a dead dispatcher may leave a few hundred claims,
     # and one lookup is a round trip to the provider.
     lookup_threads: int = 8
@@ -100,7 +98,7 @@ class Watch:
             return True
 
         try:
-            alive = in_transaction(self.statement_uow_factory or self.uow_factory, beat)
+            alive = in_transaction(self.uow_factory, beat, one_statement=True)
         except Exception:
             if not self._unreachable:
                 logger.warning("dispatcher beat failed: no new sends until one succeeds")

@@ -24,16 +24,19 @@ def in_transaction(
     *,
     attempts: int = ATTEMPTS,
     pause: Callable[[float], None] = time.sleep,
+    one_statement: bool = False,
 ) -> T:
     """Run `work` in a fresh unit of work and commit it; returns what `work` returned.
 
     One lock order makes deadlocks rare, but not impossible (a foreign-key check takes its
     own lock), so a unit of work that lost a race (ConcurrentUpdate) is run again from the
     start, after a short random pause, up to `attempts` times in all. `work` must therefore
-    have no effect outside the unit of work. Raises ConcurrentUpdate when every attempt lost."""
+    have no effect outside the unit of work. `one_statement` tells the factory that `work` is
+    a single statement (see UnitOfWorkFactory). Raises ConcurrentUpdate when every attempt
+    lost."""
     for attempt in range(1, attempts + 1):
         try:
-            with uow_factory() as uow:
+            with uow_factory(one_statement=one_statement) as uow:
                 result = work(uow)
                 uow.commit()
                 return result
