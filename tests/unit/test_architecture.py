@@ -68,15 +68,44 @@ def test_domain_never_reads_the_clock(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", modules(PACKAGE / "services") + [PACKAGE / "ports.py"], ids=rel)
-def test_services_and_ports_import_only_domain_ports_and_services(path: Path) -> None:
+def test_services_and_ports_import_only_the_standard_library_domain_ports_and_services(
+    path: Path,
+) -> None:
+    # Imports under `if TYPE_CHECKING:` count too: a port typed by an adapter is still a
+    # dependency on it.
     bad = {
         name
-        for name in imports(path, runtime_only=True)
-        if name.startswith(("reminders.adapters", "reminders.entrypoints", "reminders.bootstrap"))
-        or name.split(".")[0] in {"sqlalchemy", "twilio", "fastapi", "apscheduler", "config"}
+        for name in imports(path)
+        if name.split(".")[0] not in STDLIB
+        and name != "__future__"
+        and not name.startswith(("reminders.domain", "reminders.ports", "reminders.services"))
     }
 
     assert not bad, f"{rel(path)} imports {sorted(bad)}"
+
+
+def test_no_port_speaks_in_untyped_values_or_database_rows() -> None:
+    tree = ast.parse((PACKAGE / "ports.py").read_text())
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+
+    assert not names & {"Any", "Row", "RowMapping", "object"}, sorted(names & {"Any", "Row"})
+
+
+@pytest.mark.parametrize("path", modules(PACKAGE), ids=rel)
+def test_database_rows_stay_inside_the_adapters(path: Path) -> None:
+    if "adapters" in path.relative_to(PACKAGE).parts:
+        return
+    tree = ast.parse(path.read_text())
+    rows = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy")
+        for alias in node.names
+        if alias.name in {"Row", "RowMapping", "Result"}
+    }
+
+    assert not rows, f"{rel(path)} imports {sorted(rows)} from SQLAlchemy"
 
 
 @pytest.mark.parametrize("path", modules(PACKAGE / "adapters"), ids=rel)
