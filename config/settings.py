@@ -33,7 +33,6 @@ from reminders.domain.planning import (
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('data') / 'reminders.db'}"
 MAX_BRAND_LENGTH = 20  # with the longest values every reply stays one GSM-7 segment
 MAX_HELP_CONTACT_LENGTH = 20
-TWILIO_API_URL = "https://api.twilio.com"
 MIN_SQLITE = (3, 35)  # RETURNING (3.35) in claims, UPDATE ... FROM (3.33) in outcomes
 
 
@@ -57,7 +56,7 @@ class Settings(BaseSettings):
     quiet_hours: str = "21:00-08:00"
     plan: str = DEFAULT_PLAN_TEXT
     sms_backend: Literal["twilio", "console"] | None = None
-    twilio_api_url: str = TWILIO_API_URL
+    twilio_api_url: str | None = None  # None: Twilio's own API
     dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     dispatch_batch_size: int = Field(default=200, ge=1, le=5000)
     dispatch_concurrency: int = Field(default=8, ge=1, le=64)
@@ -130,7 +129,9 @@ class Settings(BaseSettings):
 
     @field_validator("public_url", "twilio_api_url")
     @classmethod
-    def _is_http_url(cls, value: str) -> str:
+    def _is_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")) or len(value) < 10:
             raise ValueError("must be an http:// or https:// URL such as https://sms.example.com")
         return value.rstrip("/")

@@ -273,7 +273,7 @@ class TwilioSmsSender:
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
         status_callback_url: str | None = None,
-        api_url: str = TWILIO_API_URL,
+        api_url: str | None = None,
         timeout_seconds: float = 10,
         max_connections: int = 16,
     ) -> None:
@@ -292,7 +292,7 @@ class TwilioSmsSender:
         )
         if status_callback_url:
             self._sender["status_callback"] = status_callback_url
-        base = api_url.rstrip("/")
+        base = (api_url or TWILIO_API_URL).rstrip("/")
         self._http = CurlHttpClient(
             base_url=None if base == TWILIO_API_URL else base,
             timeout_seconds=timeout_seconds,
