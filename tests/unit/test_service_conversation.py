@@ -1,0 +1,295 @@
+"""The conversation (docs/rules.md) through conversation.handle_inbound, on the in-memory unit
+of work: one inbound SMS in, state changed, at most one reply."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from reminders.domain import messages as texts
+from reminders.domain.conversation import Keyword
+from reminders.domain.model import (
+    ACTIVE_REMINDER_STATUSES,
+    Direction,
+    PhoneNumber,
+    SessionStatus,
+    Step,
+    UserStatus,
+)
+from reminders.services import routine
+from reminders.services.conversation import InboundResult, handle_inbound
+from reminders.services.policy import Policy
+from tests.fakes import FakeClock, InMemoryUnitOfWorkFactory, SessionRow, UserRow
+
+POLICY = Policy()
+PHONE = PhoneNumber("+14155550123")
+STRANGER = PhoneNumber("+14155550199")
+# The clock starts on Mon 2 March 2026, 10:00 in New York (tests/conftest.py); a confirmed
+# user's first session is Tue 3 March at 20:00.
+SESSION_START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+_sids = itertools.count(1)
+
+
+@pytest.fixture
+def factory() -> InMemoryUnitOfWorkFactory:
+    return InMemoryUnitOfWorkFactory()
+
+
+def enroll(factory: InMemoryUnitOfWorkFactory, clock: FakeClock, *, confirmed: bool = True) -> int:
+    schedule = routine.make_schedule(
+        POLICY, timezone="America/New_York", session_time="20:00", cadence_days=14
+    )
+    with factory() as uow:
+        user = routine.enroll(
+            uow, POLICY, clock.now(), phone=PHONE, schedule=schedule, consent_confirmed=confirmed
+        )
+        uow.commit()
+    return user.id
+
+
+def text(
+    factory: InMemoryUnitOfWorkFactory,
+    clock: FakeClock,
+    body: str,
+    *,
+    phone: PhoneNumber = PHONE,
+    sid: str | None = None,
+) -> InboundResult:
+    with factory() as uow:
+        result = handle_inbound(
+            uow,
+            POLICY,
+            clock.now(),
+            phone=phone,
+            body=body,
+            message_sid=sid or f"SM{next(_sids):032d}",
+        )
+        uow.commit()
+    return result
+
+
+def user_row(factory: InMemoryUnitOfWorkFactory, user_id: int) -> UserRow:
+    return factory.store.tables.users[user_id]
+
+
+def sessions(factory: InMemoryUnitOfWorkFactory, status: SessionStatus) -> list[SessionRow]:
+    rows = factory.store.tables.sessions.values()
+    return sorted((r for r in rows if r.status is status), key=lambda r: r.starts_at)
+
+
+def pending_steps(factory: InMemoryUnitOfWorkFactory) -> list[Step]:
+    rows = factory.store.tables.reminders.values()
+    return [r.step for r in rows if r.status in ACTIVE_REMINDER_STATUSES]
+
+
+def test_yes_confirms_consent_and_plans_the_first_session(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock, confirmed=False)
+
+    reply = text(factory, clock, "yes")
+
+    [session] = sessions(factory, SessionStatus.PLANNED)
+    assert user_row(factory, user_id).status is UserStatus.ACTIVE
+    assert (session.local_date, session.starts_at) == (date(2026, 3, 3), SESSION_START)
+    assert reply.reply is not None and "First roller session Tue 3 Mar 20:00" in reply.reply
+
+
+def test_yes_cancels_the_unanswered_consent_question(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock, confirmed=False)
+
+    text(factory, clock, "YES")
+
+    assert Step.CONSENT_REQUEST not in pending_steps(factory)
+
+
+def test_done_in_an_open_session_ends_it_and_plans_the_next(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    clock.set(SESSION_START + timedelta(minutes=30))
+
+    reply = text(factory, clock, "Done!")
+
+    [done] = sessions(factory, SessionStatus.DONE)
+    [upcoming] = sessions(factory, SessionStatus.PLANNED)
+    assert done.local_date == date(2026, 3, 3)
+    assert upcoming.local_date == date(2026, 3, 17)
+    assert reply.reply is not None and "Next roller session Tue 17 Mar 20:00" in reply.reply
+
+
+def test_done_cancels_what_is_left_of_the_ended_session(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    clock.set(SESSION_START - timedelta(minutes=30))  # before peeling and roll
+
+    text(factory, clock, "DONE")
+
+    [done] = sessions(factory, SessionStatus.DONE)
+    rows = factory.store.tables.reminders.values()
+    assert [
+        r for r in rows if r.session_id == done.id and r.status in ACTIVE_REMINDER_STATUSES
+    ] == []
+
+
+def test_later_moves_the_session_a_day_at_the_same_wall_time(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    clock.set(SESSION_START - timedelta(minutes=30))
+
+    reply = text(factory, clock, "later")
+
+    [session] = sessions(factory, SessionStatus.PLANNED)
+    assert (session.local_date, session.starts_at, session.later_count) == (
+        date(2026, 3, 4),
+        SESSION_START + timedelta(days=1),
+        1,
+    )
+    assert reply.reply is not None and "Moved to Wed 4 Mar 20:00" in reply.reply
+
+
+def test_a_fourth_later_is_refused_and_moves_nothing(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    clock.set(SESSION_START - timedelta(minutes=30))
+    for _ in range(3):
+        text(factory, clock, "LATER")
+
+    reply = text(factory, clock, "LATER")
+
+    [session] = sessions(factory, SessionStatus.PLANNED)
+    assert (session.local_date, session.later_count) == (date(2026, 3, 6), 3)
+    assert reply.reply == texts.later_refused_text(POLICY.brand)
+
+
+def test_stop_opts_out_and_cancels_every_pending_reminder(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock)
+
+    reply = text(factory, clock, "STOP")
+
+    assert user_row(factory, user_id).status is UserStatus.OPTED_OUT
+    assert pending_steps(factory) == []
+    assert sessions(factory, SessionStatus.PLANNED) == []
+    assert reply.reply == texts.opted_out_text(POLICY.brand)
+
+
+def test_help_answers_and_changes_nothing(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock)
+    before = pending_steps(factory)
+
+    reply = text(factory, clock, "help")
+
+    assert reply.keyword is Keyword.HELP
+    assert reply.reply == texts.help_text(POLICY.brand, POLICY.help_contact)
+    assert user_row(factory, user_id).status is UserStatus.ACTIVE
+    assert pending_steps(factory) == before
+
+
+def test_a_retried_message_sid_changes_nothing_and_gets_no_reply(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    text(factory, clock, "LATER", sid="SM1")
+
+    retried = text(factory, clock, "LATER", sid="SM1")
+
+    [session] = sessions(factory, SessionStatus.PLANNED)
+    assert (retried.duplicate, retried.reply) == (True, None)
+    assert session.later_count == 1
+
+
+def test_a_members_message_and_the_reply_are_recorded(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock)
+
+    result = text(factory, clock, "Next?")
+
+    recorded = [
+        (m.user_id, m.direction, m.keyword, m.body, m.status)
+        for m in factory.store.tables.messages.values()
+    ]
+    assert recorded == [
+        (user_id, Direction.IN, "NEXT", "Next?", "received"),
+        (user_id, Direction.OUT, "NEXT", result.reply, "replied"),
+    ]
+
+
+def test_replies_stop_after_five_in_ten_minutes(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    answered = [text(factory, clock, "NEXT").reply for _ in range(5)]
+
+    sixth = text(factory, clock, "NEXT")
+
+    assert None not in answered
+    assert sixth.reply is None
+
+
+def test_replies_resume_once_the_ten_minutes_are_over(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    for _ in range(6):
+        text(factory, clock, "NEXT")
+    clock.advance(timedelta(minutes=10))
+
+    reply = text(factory, clock, "NEXT")
+
+    assert reply.reply is not None
+
+
+def test_stop_is_confirmed_even_past_the_reply_limit(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    for _ in range(6):
+        text(factory, clock, "NEXT")
+
+    reply = text(factory, clock, "STOP")
+
+    assert reply.reply == texts.opted_out_text(POLICY.brand)
+
+
+def test_a_stranger_saying_yes_is_told_once_a_day_they_are_not_enrolled(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    first = text(factory, clock, "YES", phone=STRANGER)
+    clock.advance(timedelta(hours=23))
+    second = text(factory, clock, "YES", phone=STRANGER)
+    clock.advance(timedelta(hours=1))
+
+    third = text(factory, clock, "YES", phone=STRANGER)
+
+    assert first.reply == texts.not_enrolled_text(POLICY.brand)
+    assert (second.reply, third.reply) == (None, first.reply)
+
+
+def test_a_strangers_message_is_recorded_without_its_text_and_enrols_nobody(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    text(factory, clock, "YES it's me, Jane", phone=STRANGER)
+
+    [message] = factory.store.tables.messages.values()
+    assert (message.user_id, message.keyword, message.body) == (None, "YES", None)
+    assert factory.store.tables.users == {}
+
+
+def test_a_stranger_saying_anything_else_gets_no_reply(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    result = text(factory, clock, "hello?", phone=STRANGER)
+
+    assert result.reply is None
