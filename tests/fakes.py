@@ -625,16 +625,14 @@ class InMemoryReminderRepository(_Repository):
             if claimer is not None and row.claimed_by != claimer:
                 continue  # taken over meanwhile: left to its new holder
             row.status, row.updated_at = outcome.status, now
+            if outcome.provider_sid is not None:  # taken: this send's SID, and no error
+                row.provider_sid, row.sent_at = outcome.provider_sid, outcome.sent_at
+                row.attempts, row.error_code = _attempts(outcome), None
+                continue
+            if outcome.attempts is not None:  # refused: this attempt's error code, or none
+                row.attempts, row.error_code = outcome.attempts, outcome.error_code
             if outcome.due_at is not None:
                 row.due_at = outcome.due_at
-            if outcome.attempts is not None:  # an attempt: its error code, or none
-                row.attempts, row.error_code = outcome.attempts, outcome.error_code
-            elif outcome.error_code is not None:
-                row.error_code = outcome.error_code
-            if outcome.provider_sid is not None:
-                row.provider_sid = outcome.provider_sid
-            if outcome.sent_at is not None:
-                row.sent_at = outcome.sent_at
         for message in sent:
             _insert_message(self._t, message, Direction.OUT, message.status, now)
 
@@ -676,6 +674,12 @@ class InMemoryReminderRepository(_Repository):
 
     def count_by_status(self) -> dict[ReminderStatus, int]:
         return dict(Counter(r.status for r in self._t.reminders.values()))
+
+
+def _attempts(outcome: SendOutcome) -> int:
+    if outcome.attempts is None:
+        raise ValueError("a send the provider took counts its attempt")  # NOT NULL in SQL
+    return outcome.attempts
 
 
 def _insert_message(
