@@ -196,3 +196,18 @@ def test_an_unavailable_store_refuses_every_unit_of_work() -> None:
 
     with pytest.raises(ports.DatabaseUnavailable):
         factory().__enter__()
+
+
+def test_a_take_over_takes_the_claims_of_a_dead_dispatcher_and_keeps_their_claim_time() -> None:
+    with InMemoryUnitOfWorkFactory()() as uow:
+        _two_due(uow)
+        uow.dispatchers.register("dead", NOW)
+        uow.dispatchers.register("alive", NOW)
+        uow.reminders.claim_due(NOW, NOW + LEASE, 1, "dead")
+        uow.reminders.claim_due(NOW, NOW + LEASE, 1, "alive")
+        later = NOW + timedelta(seconds=5)
+
+        taken = uow.reminders.take_over(later, later + LEASE, 10, "alive", ["dead"])
+
+        assert [(t.due.id, t.claimed_at) for t in taken] == [(2, NOW)]
+        assert uow.reminders.take_over(later, later + LEASE, 10, "alive", []) == []
