@@ -12,10 +12,8 @@ from collections.abc import Generator
 from types import FrameType
 
 import uvicorn
-from pydantic import ValidationError
 
-from config.settings import Settings, describe_errors
-from reminders.bootstrap import bootstrap
+from reminders.bootstrap import BadSettings, bootstrap, read_settings
 from reminders.domain.errors import InvalidInput
 from reminders.entrypoints.api import create_app
 from reminders.log import configure_logging
@@ -36,9 +34,9 @@ class _Server(uvicorn.Server):
 
 def main() -> int:
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        for line in describe_errors(exc):
+        settings = read_settings()
+    except BadSettings as exc:
+        for line in exc.problems:
             print(line, file=sys.stderr)
         return 2
     configure_logging(settings.log_level)

@@ -12,9 +12,10 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from config.settings import Settings
+from config.settings import Settings, describe_errors
 from reminders.adapters.clock import SystemClock
 from reminders.adapters.console_sms import ConsoleSmsSender
 from reminders.adapters.db import make_engine
@@ -23,23 +24,41 @@ from reminders.adapters.spool import FileSpool
 from reminders.adapters.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from reminders.domain.errors import InvalidInput
 from reminders.metrics import Metrics, Observers
-from reminders.ports import Clock, DispatchObserver, SmsSender, Spool, SpoolError, UnitOfWork
-from reminders.services import routine
+from reminders.ports import Clock, DispatchObserver, SmsSender, SpoolError, UnitOfWork
 from reminders.services.dispatch import Dispatcher, DispatchReport
+from reminders.services.intake import Intake
 from reminders.services.liveness import Liveness, dead_after
+from reminders.services.operations import Operations
 from reminders.services.policy import Policy
-from reminders.services.replay import ReplayReport, SpoolReplay
+from reminders.services.replay import ReplayReport
 from reminders.services.rescue import RescueReport, Watch
-from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_SECONDS = 5.0
 
 
+class BadSettings(Exception):
+    """The settings in the environment are not valid; `problems` has one line per setting,
+    naming the variable and what is accepted."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def read_settings() -> Settings:
+    """The settings from the environment. Raises BadSettings."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise BadSettings(describe_errors(exc)) from None
+
+
 @dataclass
 class Container:
-    """Everything the entrypoints need, built once."""
+    """Everything the entrypoints need, built once: the application's use cases (operations,
+    intake), the dispatcher, and the jobs the scheduler runs."""
 
     settings: Settings
     engine: Engine
@@ -47,15 +66,16 @@ class Container:
     sender: SmsSender
     policy: Policy
     admin_token: str
+    operations: Operations
+    intake: Intake
     dispatcher: Dispatcher
     executor: ThreadPoolExecutor | None
     stop_event: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
-    spool: Spool | None = None  # webhooks kept while the database cannot take them
-    spool_replay: SpoolReplay | None = None
 
     def uow(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
-        """A unit of work (see UnitOfWorkFactory)."""
+        """A unit of work on the engine (see UnitOfWorkFactory), for health checks, metrics
+        and tests; the use cases have the factory they were built with."""
         return SqlAlchemyUnitOfWorkFactory(self.engine)(
             read_only=read_only, one_statement=one_statement
         )
@@ -74,14 +94,7 @@ class Container:
         return report
 
     def close_unconfirmed(self) -> int:
-        total = 0
-        while not self.stop_event.is_set():
-            close = partial(routine.close_unconfirmed, policy=self.policy, now=self.clock.now())
-            ended = in_transaction(self.uow, close)
-            total += ended
-            if ended == 0:
-                break
-        return total
+        return self.operations.close_unconfirmed(self.stop_event.is_set)
 
     def heartbeat_age(self) -> timedelta | None:
         """How long since the dispatcher last began or finished a batch; None before it ran."""
@@ -90,18 +103,7 @@ class Container:
 
     def replay_spool(self) -> ReplayReport | None:
         """Apply the webhooks kept during a database outage, oldest first; never raises."""
-        if self.spool_replay is None:
-            return None
-        try:
-            report = self.spool_replay.run(self.stop_event.is_set)
-        except Exception:
-            logger.exception("replay of spooled webhooks failed; it runs again shortly")
-            return None
-        for kind, count in report.applied.items():
-            self.metrics.spool_replayed(kind, count)
-        for keyword in report.keywords:
-            self.metrics.inbound(keyword)
-        return report
+        return self.intake.replay(self.stop_event.is_set)
 
     def close(self) -> None:
         self.stop_event.set()
@@ -154,9 +156,14 @@ def bootstrap(
     make_executor: Callable[[int], ThreadPoolExecutor | None] | None = None,
     announce_token: bool = True,
     liveness: Liveness | None = None,
+    keep_webhooks: bool = True,
 ) -> Container:
-    """Build the container. Tests pass their own clock and sender; nothing else differs."""
-    spool = open_spool(settings.resolved_spool_dir)  # before the database is touched
+    """Build the container. Tests pass their own clock and sender; nothing else differs.
+
+    Without `keep_webhooks` (the command line) no spool is opened: a spool is this service
+    process's own, and only it replays what it kept."""
+    # Before the database is touched: a spool that cannot keep anything stops the start.
+    spool = open_spool(settings.resolved_spool_dir) if keep_webhooks else None
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)
@@ -212,17 +219,18 @@ def bootstrap(
     container = Container(
         settings=settings,
         engine=engine,
-        clock=dispatcher.clock,
-        sender=dispatcher.sender,
+        clock=chosen_clock,
+        sender=chosen_sender,
         policy=policy,
         admin_token=admin_token,
+        operations=Operations(uow_factory, chosen_clock, policy),
+        intake=Intake(uow_factory, chosen_clock, policy, metrics, spool),
         dispatcher=dispatcher,
         executor=executor,
         stop_event=stop_event,
         metrics=metrics,
-        spool=spool,
-        spool_replay=SpoolReplay(spool, uow_factory, policy),
     )
-    metrics.watch_spool(spool.waiting)
-    metrics.watch_state(lambda: container.uow(read_only=True), container.clock)
+    if spool is not None:
+        metrics.watch_spool(spool.waiting)
+    metrics.watch_state(partial(container.uow, read_only=True), container.clock)
     return container

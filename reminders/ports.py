@@ -100,6 +100,22 @@ class DispatchObserver(Protocol):
     def tick(self, at: datetime) -> None: ...
 
 
+class IntakeObserver(Protocol):
+    """Told what became of the provider's webhooks, for metrics. Every method must be cheap."""
+
+    def inbound(self, keyword: str) -> None:
+        """One new inbound SMS (not a retried webhook), by the keyword it was read as."""
+        ...
+
+    def spool_kept(self, kind: str) -> None:
+        """One webhook of this kind kept in the spool."""
+        ...
+
+    def spool_replayed(self, kind: str, count: int) -> None:
+        """Webhooks of this kind applied from the spool."""
+        ...
+
+
 class UserRepository(Protocol):
     """Users. Erased users keep their row (for anonymous figures) but are never found."""
 

@@ -16,13 +16,12 @@ from starlette.datastructures import Headers
 from reminders.bootstrap import Container
 from reminders.domain.errors import Conflict
 from reminders.domain.model import UserStatus
-from reminders.entrypoints import operator
 from reminders.entrypoints.errors import error_body
 from reminders.entrypoints.limits import Gate, Refusal
+from reminders.entrypoints.phones import phone_and_zone
 from reminders.entrypoints.schemas import (
     MAX_PAGE,
     MAX_SCHEDULE_SESSIONS,
-    MAX_USER_ID,
     PLAIN_WHOLE_NUMBER,
     EnrollRequest,
     ErrorBody,
@@ -37,6 +36,7 @@ from reminders.entrypoints.schemas import (
     stats_out,
     user_out,
 )
+from reminders.services.operations import MAX_USER_ID
 
 logger = logging.getLogger(__name__)
 
@@ -190,11 +190,11 @@ def build_router(container: Container) -> APIRouter:
         response: Response,
     ) -> UserOut | JSONResponse:
         """Enrol a user: 201 with the user; 409 when the number is enrolled."""
+        phone, zone = phone_and_zone(body.phone, container.settings.default_region, body.timezone)
         try:
-            view = operator.enroll_user(
-                container,
-                phone=body.phone,
-                timezone=body.timezone,
+            view = container.operations.enroll(
+                phone=phone,
+                timezone=zone,
                 session_time=body.session_time,
                 cadence_days=body.cadence_days,
                 first_session_date=body.first_session_date,
@@ -226,11 +226,10 @@ def build_router(container: Container) -> APIRouter:
         ] = None,
     ) -> UserPage:
         """Users by id, a page at a time: follow `next_cursor` until it is null."""
-        views, next_cursor = operator.list_users(
-            container, status=status, limit=limit, cursor=cursor
-        )
+        page = container.operations.list_users(status=status, limit=limit, cursor=cursor)
         return UserPage(
-            items=[user_out(v.user, v.next_session) for v in views], next_cursor=next_cursor
+            items=[user_out(v.user, v.next_session) for v in page.users],
+            next_cursor=page.next_cursor,
         )
 
     @users.get(
@@ -243,7 +242,7 @@ def build_router(container: Container) -> APIRouter:
     )
     def show_user(user_id: UserId) -> UserOut:
         """One user, with the start of their next session."""
-        view = operator.show_user(container, user_id)
+        view = container.operations.show(user_id)
         return user_out(view.user, view.next_session)
 
     @users.patch(
@@ -257,8 +256,7 @@ def build_router(container: Container) -> APIRouter:
     def update_user(user_id: UserId, changes: UserPatch) -> UserOut:
         """Change the schedule or pause and resume, by the same rules as the SMS commands
         TIME, EVERY, PAUSE and RESUME. Either every change is made or none."""
-        view = operator.update_user(
-            container,
+        view = container.operations.change(
             user_id,
             session_time=changes.session_time,
             cadence_days=changes.cadence_days,
@@ -278,7 +276,7 @@ def build_router(container: Container) -> APIRouter:
     def delete_user(user_id: UserId) -> Response:
         """Erase a user: reminders cancelled, phone number and message bodies deleted. The
         number can be enrolled again afterwards. Anonymous session outcomes stay for stats."""
-        operator.delete_user(container, user_id)
+        container.operations.delete(user_id)
         return Response(status_code=204)
 
     @users.get(
@@ -299,7 +297,7 @@ def build_router(container: Container) -> APIRouter:
     ) -> ScheduleOut:
         """The next sessions and their SMS: the upcoming one as planned, later ones
         projected by the cadence (status `projected`)."""
-        user, planned = operator.user_schedule(container, user_id, sessions)
+        user, planned = container.operations.schedule(user_id, sessions)
         return schedule_out(user, planned)
 
     @users.get(
@@ -312,7 +310,7 @@ def build_router(container: Container) -> APIRouter:
     )
     def user_history(user_id: UserId) -> HistoryOut:
         """Ended sessions with their outcomes (newest 100) and SMS in and out (newest 200)."""
-        user, history = operator.user_history(container, user_id)
+        user, history = container.operations.history(user_id)
         return history_out(user, history)
 
     @users.get(
@@ -326,7 +324,7 @@ def build_router(container: Container) -> APIRouter:
     )
     def stats() -> StatsOut:
         """Users, sessions, reminders and SMS by status, and adherence."""
-        return stats_out(operator.service_stats(container))
+        return stats_out(container.operations.stats())
 
     @router.get(
         "/metrics",

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from reminders.domain.model import MAX_CADENCE_DAYS, MIN_CADENCE_DAYS, UserStatus
-from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS, MAX_USER_ID
+from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS
+from reminders.services.operations import MAX_USER_ID
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, Any]:

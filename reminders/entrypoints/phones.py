@@ -1,4 +1,5 @@
-"""Phone numbers at the edge: parse and normalise with `phonenumbers`, infer a time zone."""
+"""Phone numbers at the edge: parse and normalise with `phonenumbers`, infer a time zone; the
+use cases take the PhoneNumber and the zone."""
 
 from __future__ import annotations
 
@@ -29,3 +30,20 @@ def single_timezone(phone: PhoneNumber) -> str | None:
     zones = phone_timezones.time_zones_for_number(phonenumbers.parse(phone.e164))
     real = [z for z in zones if z != "Etc/Unknown"]
     return real[0] if len(real) == 1 else None
+
+
+def phone_and_zone(
+    text: str, default_region: str | None, timezone: str | None
+) -> tuple[PhoneNumber, str]:
+    """The number to enrol, and its zone: the one given, else the number's only one. Raises
+    InvalidInput naming `phone`, or `timezone` when none is given and the number's country has
+    several."""
+    phone = parse_phone(text, default_region)
+    zone = timezone if timezone is not None else single_timezone(phone)
+    if zone is None:
+        raise InvalidInput(
+            "timezone",
+            "timezone is required for this number, whose country has several time zones; "
+            "give an IANA name such as 'America/New_York'",
+        )
+    return phone, zone

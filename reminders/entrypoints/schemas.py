@@ -31,9 +31,6 @@ from reminders.services.routine import ScheduledSession
 HHMM_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 MAX_PAGE = 200
 MAX_SCHEDULE_SESSIONS = 26  # a year at the shortest cadence of two weeks
-# users.id is an INTEGER column: four bytes on PostgreSQL, where a larger id in a query fails
-# the statement instead of finding no user.
-MAX_USER_ID = 2**31 - 1
 MAX_DIGITS = 19  # more than any bound here, and than any 64-bit integer, has
 
 # --- strict readers -------------------------------------------------------------------------

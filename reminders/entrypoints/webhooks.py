@@ -7,19 +7,14 @@ no TWILIO_AUTH_TOKEN is set) gets 403 and changes nothing. A signed request that
 nothing usable gets 200 and an empty TwiML answer, so Twilio neither retries nor reports an
 error to the sender.
 
-While the database cannot take a webhook (it is unavailable, or the transaction kept losing
-races), the webhook is kept in the spool on this replica's disk and answered 200; the replay
-job applies it once the database is back (reminders/services/replay.py). While older ones
-wait there, a new one joins them rather than overtaking them, so that a STOP and a START
-keep their order. A kept STOP is answered with the opt-out confirmation at once (unless
-Twilio's Advanced Opt-Out answered it); any other kept message gets no reply. Only when the
-spool cannot keep it either does the webhook answer 503 with Retry-After, and Twilio's
-retries or fallback URL apply.
+The use cases (services/intake.py) apply a webhook, or keep it in the spool while the database
+cannot take it, and say what to reply; this module reads the form and writes the answer: TwiML
+with the reply, or 503 with Retry-After when neither the database nor the spool could take the
+webhook, so that Twilio's retries or fallback URL apply.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 
@@ -32,21 +27,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from reminders.bootstrap import Container
-from reminders.domain import messages as texts
-from reminders.domain.conversation import Keyword, read_inbound
 from reminders.domain.errors import InvalidInput
 from reminders.domain.model import PhoneNumber, mask_phone
 from reminders.entrypoints import errors
 from reminders.entrypoints.limits import Gate, Refusal
-from reminders.ports import (
-    ConcurrentUpdate,
-    DatabaseUnavailable,
-    SpoolError,
-    WebhookKind,
-    WebhookRecord,
-)
-from reminders.services.replay import apply_inbound, apply_status
-from reminders.services.transaction import in_transaction
+from reminders.services.intake import NotKept
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +54,6 @@ _NOT_KEPT = {
     "content": {"application/json": {"example": {"error": _NOT_KEPT_MESSAGE}}},
 }
 RETRY_AFTER_SECONDS = 5
-
-
-class _NotKept(Exception):
-    """Neither the database nor the spool could take a webhook."""
 
 
 def twiml(reply: str | None) -> Response:
@@ -148,70 +129,6 @@ def build_router(container: Container) -> APIRouter:
     if token is None:
         logger.info("TWILIO_AUTH_TOKEN is not set: the Twilio webhooks answer every request 403")
 
-    def apply_or_keep(record: WebhookRecord) -> str | None:
-        """Apply the webhook and return the reply to send; or, when the database cannot take
-        it or older webhooks wait in the spool, keep it there and return the reply due at
-        once (a STOP's confirmation). Raises _NotKept when neither can take it."""
-        spool = container.spool
-        if spool is None:
-            return apply_now(record)  # the app answers 503 when the database cannot take it
-        queued_behind = spool.waiting() > 0
-        if not queued_behind:
-            try:
-                return apply_now(record)
-            except (DatabaseUnavailable, ConcurrentUpdate) as exc:
-                logger.warning(
-                    "database cannot take a webhook: %s; keeping it in the spool",
-                    exc,
-                    extra={"kind": record.kind.value, "twilio_sid": record.message_sid},
-                )
-        try:
-            spool.append(record)
-        except SpoolError as exc:
-            logger.error(
-                "webhook could not be kept in the spool: %s",
-                exc,
-                extra={"kind": record.kind.value, "twilio_sid": record.message_sid},
-            )
-            if queued_behind:
-                # Out of order, but applied: better than sending it back to Twilio.
-                with contextlib.suppress(DatabaseUnavailable, ConcurrentUpdate):
-                    return apply_now(record)
-            raise _NotKept(str(exc)) from exc
-        container.metrics.spool_kept(record.kind.value)
-        logger.info(
-            "webhook kept in the spool",
-            extra={
-                "kind": record.kind.value,
-                "twilio_sid": record.message_sid,
-                "waiting": spool.waiting(),
-            },
-        )
-        return reply_when_kept(record)
-
-    def apply_now(record: WebhookRecord) -> str | None:
-        if record.kind is WebhookKind.STATUS:
-            result = in_transaction(container.uow, lambda uow: apply_status(uow, record))
-            logger.debug(
-                "status callback handled",
-                extra={"twilio_sid": record.message_sid, "outcome": result.outcome.value},
-            )
-            return None
-        inbound = in_transaction(
-            container.uow, lambda uow: apply_inbound(uow, container.policy, record)
-        )
-        if not inbound.duplicate:
-            container.metrics.inbound(inbound.keyword.value)
-        return inbound.reply
-
-    def reply_when_kept(record: WebhookRecord) -> str | None:
-        # Read as handle_inbound reads it; Twilio's Advanced Opt-Out (OptOutType) has answered.
-        if record.kind is WebhookKind.STATUS or record.params.get("OptOutType"):
-            return None
-        if read_inbound(record.params.get("Body", "")).keyword is Keyword.STOP:
-            return texts.opted_out_text(container.policy.brand)
-        return None
-
     def inbound_reply(params: dict[str, str]) -> str | None:
         sid = params.get("MessageSid", "")
         sender = params.get("From", "").strip()
@@ -219,21 +136,20 @@ def build_router(container: Container) -> APIRouter:
             logger.warning("inbound SMS without a MessageSid or From ignored")
             return None
         try:
-            PhoneNumber(sender)
+            phone = PhoneNumber(sender)
         except InvalidInput:
             logger.warning(
                 "inbound SMS from a non-phone sender ignored", extra={"from": mask_phone(sender)}
             )
             return None
-        kept = {
-            "MessageSid": sid,
-            "From": sender,
+        answer = container.intake.inbound_sms(
+            phone,
             # PostgreSQL text cannot hold NUL, and no keyword needs one.
-            "Body": params.get("Body", "").replace("\x00", ""),
-        }
-        if params.get("OptOutType"):
-            kept["OptOutType"] = params["OptOutType"]
-        return apply_or_keep(WebhookRecord(WebhookKind.INBOUND, container.clock.now(), kept))
+            params.get("Body", "").replace("\x00", ""),
+            sid,
+            opt_out_type=params.get("OptOutType") or None,
+        )
+        return answer.reply
 
     def status_update(params: dict[str, str]) -> None:
         sid = params.get("MessageSid", "")
@@ -241,10 +157,7 @@ def build_router(container: Container) -> APIRouter:
         if not _SID.match(sid) or not status:
             logger.warning("status callback without a MessageSid or MessageStatus ignored")
             return
-        kept = {"MessageSid": sid, "MessageStatus": status}
-        if params.get("ErrorCode"):
-            kept["ErrorCode"] = params["ErrorCode"]
-        apply_or_keep(WebhookRecord(WebhookKind.STATUS, container.clock.now(), kept))
+        container.intake.status_callback(sid, status, params.get("ErrorCode") or None)
 
     @router.post(
         INBOUND_PATH,
@@ -258,7 +171,7 @@ def build_router(container: Container) -> APIRouter:
         params = await check.form(request, INBOUND_PATH)
         try:
             return twiml(await run_in_threadpool(inbound_reply, params))
-        except _NotKept:
+        except NotKept:
             return _not_kept()
 
     @router.post(
@@ -273,7 +186,7 @@ def build_router(container: Container) -> APIRouter:
         params = await check.form(request, STATUS_PATH)
         try:
             await run_in_threadpool(status_update, params)
-        except _NotKept:
+        except NotKept:
             return _not_kept()
         return twiml(None)
 

@@ -1,5 +1,6 @@
-"""Provider webhooks as use cases, applied at once or, while the database cannot take them,
-kept in a spool and replayed in order once it can (docs/operations.md, "Database outages").
+"""Provider webhooks replayed from the spool, oldest first, once the database can take them
+again (docs/operations.md, "Database outages"); and the two functions that apply a webhook,
+used alike at once (intake.py) and in a replay.
 
 A webhook is applied at the instant it was received, whenever that happens: a DONE texted
 during a session counts for that session even if the database came back after it. A reply

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reminders.bootstrap import Container
-from reminders.entrypoints.operator import encode_cursor
+from reminders.services.operations import encode_cursor
 from tests.conftest import DATABASES, both_databases
 from tests.e2e.state_checks import check_stored_state, dispatch_outside_quiet_hours, error_shape
 from tests.fakes import FakeClock, FakeSmsSender

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from reminders.entrypoints.operator import encode_cursor
+from reminders.services.operations import encode_cursor
 from tests.fakes import FakeSmsSender
 
 Enroll = Callable[..., dict[str, Any]]

@@ -292,6 +292,19 @@ def test_users_delete_erases_and_frees_the_number(run: Run) -> None:
     assert run("enroll", PHONE)[0] == 0
 
 
+def test_a_users_action_not_in_the_table_is_refused_and_erases_nobody(
+    run: Run, container: Container
+) -> None:
+    run("enroll", PHONE)
+    args = cli.parse_args(["users", "delete", "1", "--yes"])
+    args.action = "purge"
+
+    with pytest.raises(KeyError):
+        cli.run(args, container)
+
+    assert run("users", "show", "1")[0] == 0
+
+
 # --- schedule, history, stats, inbound ------------------------------------------------------
 
 
@@ -399,3 +412,15 @@ def test_main_reads_the_database_from_the_settings(
 
     assert (status, capsys.readouterr().out) == (0, "(none)\n")
     assert (tmp_path / "cli.db").exists()
+
+
+def test_main_opens_no_webhook_spool_the_service_replays(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REMINDERS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("REMINDERS_SMS_BACKEND", "console")
+
+    status = cli.main(["inbound", PHONE, "HELP"])
+
+    assert status == 0
+    assert not (tmp_path / "spool").exists()

@@ -52,12 +52,12 @@ class FailingUnitsOfWork:
         self.at_commit = at_commit
         self.count = 0
 
-    def __call__(self) -> UnitOfWork:
+    def __call__(self, **options: bool) -> UnitOfWork:
         self.count += 1
         failing = self.count in self.fail
         if failing and not self.at_commit:
             raise self.error
-        return _CommitFails(self.container.uow(), self.error if failing else None)
+        return _CommitFails(self.container.uow(**options), self.error if failing else None)
 
 
 class _CommitFails:
@@ -87,19 +87,19 @@ class _CommitFails:
 
 
 def replay_with(container: Container, units: Callable[[], UnitOfWork]) -> SpoolReplay:
-    assert container.spool is not None
-    return SpoolReplay(container.spool, units, container.policy)
+    assert container.intake.spool is not None
+    return SpoolReplay(container.intake.spool, units, container.policy)
 
 
 def keep(container: Container, *records: WebhookRecord) -> None:
-    assert container.spool is not None
+    assert container.intake.spool is not None
     for record in records:
-        container.spool.append(record)
+        container.intake.spool.append(record)
 
 
 def waiting_bodies(container: Container) -> list[str]:
-    assert container.spool is not None
-    return [entry.record.params["Body"] for entry in container.spool.pending()]
+    assert container.intake.spool is not None
+    return [entry.record.params["Body"] for entry in container.intake.spool.pending()]
 
 
 def test_a_run_stops_at_the_first_outage_and_the_next_run_goes_on_from_there(

@@ -119,7 +119,7 @@ def test_adapters_never_import_services_or_entrypoints(path: Path) -> None:
 
 @pytest.mark.parametrize("path", modules(PACKAGE), ids=rel)
 def test_only_the_composition_roots_read_settings(path: Path) -> None:
-    allowed = {"bootstrap.py", "cli.py"}
+    allowed = {"bootstrap.py"}
     if path.name in allowed:
         return
 

@@ -12,7 +12,7 @@ from reminders.adapters.spool import FileSpool
 from reminders.bootstrap import Container
 from reminders.domain.model import User, UserStatus
 from reminders.ports import ConcurrentUpdate, UnitOfWork
-from reminders.services.replay import SpoolReplay
+from reminders.services.intake import Intake
 from tests.e2e.webhook_support import PHONE, current
 from tests.outage import SqliteOutage
 from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks
@@ -20,8 +20,9 @@ from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks
 
 def small_spool(container: Container, max_records: int) -> FileSpool:
     spool = FileSpool(container.settings.resolved_spool_dir, max_records=max_records)
-    container.spool = spool
-    container.spool_replay = SpoolReplay(spool, container.uow, container.policy)
+    container.intake = Intake(
+        container.uow, container.clock, container.policy, container.metrics, spool
+    )
     return spool
 
 
@@ -34,7 +35,9 @@ def test_a_webhook_whose_transaction_keeps_losing_races_is_kept_and_answered(
     def busy(**_: object) -> UnitOfWork:
         raise ConcurrentUpdate("lost a race with another transaction")
 
-    monkeypatch.setattr(container, "uow", busy)  # every attempt of in_transaction loses
+    spool = container.intake.spool
+    busy_intake = Intake(busy, container.clock, container.policy, container.metrics, spool)
+    monkeypatch.setattr(container, "intake", busy_intake)  # every attempt of in_transaction loses
     reply = twilio.text(PHONE, "STOP")
     monkeypatch.undo()
 
