@@ -179,7 +179,7 @@ class _StateCollector(Collector):
 
     @staticmethod
     def _families(
-        backlog: int | None = None, users: dict[str, int] | None = None
+        backlog: int | None = None, users: dict[UserStatus, int] | None = None
     ) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "reminders_database_up", "Whether the last scrape could read the database."
@@ -197,7 +197,7 @@ class _StateCollector(Collector):
             up.add_metric([], 1)
             due.add_metric([], backlog)
             for status in UserStatus:
-                by_status.add_metric([status.value], users.get(status.value, 0))
+                by_status.add_metric([status.value], users.get(status, 0))
         yield up
         yield due
         yield by_status

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reminders.domain.model import (
+    Direction,
     ReminderStatus,
     Session,
     SessionStatus,
+    Step,
     User,
     UserStatus,
 )
@@ -21,8 +23,8 @@ ENDED_SESSION_STATUSES = (SessionStatus.DONE, SessionStatus.SKIPPED, SessionStat
 class MessageEntry:
     """One SMS in or out, without its body."""
 
-    direction: str  # "in" | "out"
-    step: str | None  # the plan step of a reminder
+    direction: Direction
+    step: Step | None  # the plan step of a reminder
     keyword: str | None  # the keyword an inbound message was read as, or a reply answered
     status: str
     error_code: int | None
@@ -39,17 +41,17 @@ def history(
     uow: UnitOfWork, user: User, *, session_limit: int = 100, message_limit: int = 200
 ) -> History:
     """The user's ended sessions with their outcomes and their messages, newest first."""
-    sessions = uow.sessions.for_user(user.id, planned=False, limit=session_limit)
+    sessions = uow.sessions.ended_for(user.id, session_limit)
     messages = [
         MessageEntry(
-            direction=row.direction,
-            step=row.step,
-            keyword=row.keyword,
-            status=row.status,
-            error_code=row.error_code,
-            at=row.created_at,
+            direction=m.direction,
+            step=m.step,
+            keyword=m.keyword,
+            status=m.status,
+            error_code=m.error_code,
+            at=m.created_at,
         )
-        for row in uow.messages.for_user(user.id, limit=message_limit)
+        for m in uow.messages.for_user(user.id, message_limit)
     ]
     return History(sessions, messages)
 
@@ -65,13 +67,18 @@ class Stats:
 
 def stats(uow: UnitOfWork) -> Stats:
     """Counts by status and adherence: the share of ended sessions the user did."""
-    users = {s.value: 0 for s in UserStatus} | uow.users.count_by_status()
-    sessions = {s.value: 0 for s in SessionStatus} | uow.sessions.count_by_status()
-    reminders = {s.value: 0 for s in ReminderStatus} | uow.reminders.count_by_status()
-    messages: dict[str, dict[str, int]] = {"in": {}, "out": {}}
-    for key, count in uow.messages.count_by_status().items():
-        direction, _, status = key.partition(":")
-        messages.setdefault(direction, {})[status] = count
-    ended = sum(sessions[s.value] for s in ENDED_SESSION_STATUSES)
-    adherence = sessions[SessionStatus.DONE.value] / ended if ended else None
-    return Stats(users, sessions, reminders, messages, adherence)
+    users = uow.users.count_by_status()
+    sessions = uow.sessions.count_by_status()
+    reminders = uow.reminders.count_by_status()
+    messages: dict[str, dict[str, int]] = {d.value: {} for d in Direction}
+    for (direction, status), count in uow.messages.count_by_status().items():
+        messages[direction.value][status] = count
+    ended = sum(sessions.get(s, 0) for s in ENDED_SESSION_STATUSES)
+    adherence = sessions.get(SessionStatus.DONE, 0) / ended if ended else None
+    return Stats(
+        users={s.value: users.get(s, 0) for s in UserStatus},
+        sessions={s.value: sessions.get(s, 0) for s in SessionStatus},
+        reminders={s.value: reminders.get(s, 0) for s in ReminderStatus},
+        messages=messages,
+        adherence=adherence,
+    )

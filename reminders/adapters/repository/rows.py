@@ -1,4 +1,5 @@
-"""Rows to domain objects, and the predicate of the partial due index."""
+"""Rows to domain objects and domain objects to row values, and the predicate of the partial due
+index."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from reminders.adapters.db import ACTIVE
 from reminders.domain.model import (
     ACTIVE_REMINDER_STATUSES,
+    RECEIVED,
+    Direction,
+    InboundMessage,
+    MessageRecord,
+    OutboundMessage,
     PhoneNumber,
     Reminder,
     ReminderStatus,
     Schedule,
     Session,
+    SessionKind,
     SessionStatus,
     Step,
     User,
     UserStatus,
+    format_wall_time,
     parse_wall_time,
 )
 
@@ -47,6 +55,15 @@ def user_from(row: Row[Any]) -> User:
     )
 
 
+def schedule_values(schedule: Schedule) -> dict[str, object]:
+    """The columns of `users` that hold a schedule."""
+    return {
+        "timezone": schedule.timezone,
+        "session_time": format_wall_time(schedule.session_time),
+        "cadence_days": schedule.cadence_days,
+    }
+
+
 def session_from(row: Row[Any]) -> Session:
     return Session(
         id=row.id,
@@ -54,9 +71,51 @@ def session_from(row: Row[Any]) -> Session:
         local_date=row.local_date,
         starts_at=row.starts_at,
         status=SessionStatus(row.status),
-        kind=row.kind,
+        kind=SessionKind(row.kind),
         later_count=row.later_count,
         outcome_at=row.outcome_at,
+    )
+
+
+def inbound_values(message: InboundMessage) -> dict[str, object]:
+    """A row of `messages` for an SMS received."""
+    return {
+        "user_id": message.user_id,
+        "reminder_id": None,
+        "direction": Direction.IN.value,
+        "step": None,
+        "keyword": message.keyword,
+        "body": message.body,
+        "status": RECEIVED,
+        "provider_sid": message.provider_sid,
+    }
+
+
+def outbound_values(message: OutboundMessage) -> dict[str, object]:
+    """A row of `messages` for an SMS sent or replied; every such row has the same keys."""
+    return {
+        "user_id": message.user_id,
+        "reminder_id": message.reminder_id,
+        "direction": Direction.OUT.value,
+        "step": message.step.value if message.step is not None else None,
+        "keyword": message.keyword,
+        "body": message.body,
+        "status": message.status,
+        "provider_sid": message.provider_sid,
+    }
+
+
+def message_from(row: Row[Any]) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        user_id=row.user_id,
+        reminder_id=row.reminder_id,
+        direction=Direction(row.direction),
+        step=Step(row.step) if row.step else None,
+        keyword=row.keyword,
+        status=row.status,
+        error_code=row.error_code,
+        created_at=row.created_at,
     )
 
 

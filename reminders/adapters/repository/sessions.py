@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from reminders.adapters.db import sessions
-from reminders.adapters.repository.rows import (
-    session_from,
-)
-from reminders.domain.model import (
-    PlannedSession,
-    Session,
-    SessionStatus,
-)
+from reminders.adapters.repository.rows import session_from
+from reminders.domain.model import PlannedSession, Session, SessionKind, SessionStatus
 
 
 class SessionRepository:
@@ -30,22 +23,24 @@ class SessionRepository:
         now: datetime,
         *,
         status: SessionStatus = SessionStatus.PLANNED,
-        kind: str = "planned",
-    ) -> int:
-        session_id: int = self._c.execute(
+        kind: SessionKind = SessionKind.PLANNED,
+    ) -> Session:
+        """Record a session; one with another status than planned ended `now`. Returns it as
+        stored, read back in the same statement."""
+        row = self._c.execute(
             insert(sessions)
             .values(
                 user_id=user_id,
                 local_date=planned.local_date,
                 starts_at=planned.starts_at,
                 status=status.value,
-                kind=kind,
+                kind=kind.value,
                 later_count=0,
                 outcome_at=None if status is SessionStatus.PLANNED else now,
             )
-            .returning(sessions.c.id)
-        ).scalar_one()
-        return session_id
+            .returning(*sessions.c)
+        ).one()
+        return session_from(row)
 
     def add_many(self, planned: Sequence[tuple[int, PlannedSession]], now: datetime) -> list[int]:
         """Insert many planned sessions (user id, session); ids in the order given."""
@@ -59,7 +54,7 @@ class SessionRepository:
                     "local_date": session.local_date,
                     "starts_at": session.starts_at,
                     "status": SessionStatus.PLANNED.value,
-                    "kind": "planned",
+                    "kind": SessionKind.PLANNED.value,
                     "later_count": 0,
                 }
                 for user_id, session in planned
@@ -106,7 +101,7 @@ class SessionRepository:
     ) -> bool:
         """Conditional: planned -> `status`, recording the local date it happened on when
         given. True when this call ended it."""
-        values: dict[str, Any] = {"status": status.value, "outcome_at": now}
+        values: dict[str, object] = {"status": status.value, "outcome_at": now}
         if on_date is not None:
             values["local_date"] = on_date
         result = self._c.execute(
@@ -116,14 +111,18 @@ class SessionRepository:
         )
         return result.rowcount == 1
 
-    def move(self, session_id: int, planned: PlannedSession, later_count: int) -> None:
-        self._c.execute(
+    def move(self, session_id: int, planned: PlannedSession, later_count: int) -> Session:
+        """Move a session to the date and start of `planned`; returns it as moved, read back
+        in the same statement."""
+        row = self._c.execute(
             update(sessions)
             .where(sessions.c.id == session_id)
             .values(
                 local_date=planned.local_date, starts_at=planned.starts_at, later_count=later_count
             )
-        )
+            .returning(*sessions.c)
+        ).one()
+        return session_from(row)
 
     def open_until(self, cutoff: datetime, limit: int) -> list[Session]:
         """Planned sessions that started at or before `cutoff` (for R9's unconfirmed)."""
@@ -135,16 +134,16 @@ class SessionRepository:
         )
         return [session_from(r) for r in rows]
 
-    def for_user(self, user_id: int, *, planned: bool, limit: int = 100) -> list[Session]:
-        query = select(sessions).where(sessions.c.user_id == user_id)
-        if planned:
-            query = query.where(sessions.c.status == SessionStatus.PLANNED.value)
-            query = query.order_by(sessions.c.starts_at)
-        else:
-            query = query.where(sessions.c.status != SessionStatus.PLANNED.value)
-            query = query.order_by(sessions.c.starts_at.desc())
-        return [session_from(r) for r in self._c.execute(query.limit(limit))]
+    def ended_for(self, user_id: int, limit: int) -> list[Session]:
+        """The user's ended sessions (every status but planned), newest first."""
+        rows = self._c.execute(
+            select(sessions)
+            .where(sessions.c.user_id == user_id, sessions.c.status != SessionStatus.PLANNED.value)
+            .order_by(sessions.c.starts_at.desc())
+            .limit(limit)
+        )
+        return [session_from(r) for r in rows]
 
-    def count_by_status(self) -> dict[str, int]:
+    def count_by_status(self) -> dict[SessionStatus, int]:
         rows = self._c.execute(select(sessions.c.status, func.count()).group_by(sessions.c.status))
-        return {r[0]: r[1] for r in rows}
+        return {SessionStatus(r[0]): r[1] for r in rows}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import reply_log, users
-from reminders.adapters.repository.rows import upsert, user_from
+from reminders.adapters.repository.rows import schedule_values, upsert, user_from
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
     PhoneNumber,
@@ -34,9 +33,7 @@ class UserRepository:
                     .values(
                         phone=phone.e164,
                         status=status.value,
-                        timezone=schedule.timezone,
-                        session_time=schedule.session_time.strftime("%H:%M"),
-                        cadence_days=schedule.cadence_days,
+                        **schedule_values(schedule),
                         created_at=now,
                         updated_at=now,
                     )
@@ -59,9 +56,7 @@ class UserRepository:
                 {
                     "phone": phone.e164,
                     "status": status.value,
-                    "timezone": schedule.timezone,
-                    "session_time": schedule.session_time.strftime("%H:%M"),
-                    "cadence_days": schedule.cadence_days,
+                    **schedule_values(schedule),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -70,9 +65,10 @@ class UserRepository:
         )
         return [row.id for row in rows]
 
-    def enrolled_phones(self, phones: Sequence[str]) -> set[str]:
-        found = self._c.execute(select(users.c.phone).where(users.c.phone.in_(phones)))
-        return {row.phone for row in found}
+    def enrolled_phones(self, phones: Sequence[PhoneNumber]) -> set[PhoneNumber]:
+        numbers = [phone.e164 for phone in phones]
+        found = self._c.execute(select(users.c.phone).where(users.c.phone.in_(numbers)))
+        return {PhoneNumber(row.phone) for row in found}
 
     def get(self, user_id: int) -> User | None:
         row = self._c.execute(
@@ -102,16 +98,16 @@ class UserRepository:
         row = self._c.execute(query).first()
         return user_from(row) if row else None
 
-    def update(self, user_id: int, now: datetime, **values: Any) -> None:
-        if "schedule" in values:
-            schedule: Schedule = values.pop("schedule")
-            values.update(
-                timezone=schedule.timezone,
-                session_time=schedule.session_time.strftime("%H:%M"),
-                cadence_days=schedule.cadence_days,
-            )
-        if "status" in values:
-            values["status"] = UserStatus(values["status"]).value
+    def set_status(self, user_id: int, status: UserStatus, now: datetime) -> None:
+        self._set(user_id, now, {"status": status.value})
+
+    def set_schedule(self, user_id: int, schedule: Schedule, now: datetime) -> None:
+        self._set(user_id, now, schedule_values(schedule))
+
+    def set_last_session_date(self, user_id: int, day: date, now: datetime) -> None:
+        self._set(user_id, now, {"last_session_date": day})
+
+    def _set(self, user_id: int, now: datetime, values: dict[str, object]) -> None:
         self._c.execute(update(users).where(users.c.id == user_id).values(updated_at=now, **values))
 
     def page(self, status: UserStatus | None, after_id: int, limit: int) -> list[User]:
@@ -121,13 +117,13 @@ class UserRepository:
         rows = self._c.execute(query.order_by(users.c.id).limit(limit))
         return [user_from(r) for r in rows]
 
-    def count_by_status(self) -> dict[str, int]:
+    def count_by_status(self) -> dict[UserStatus, int]:
         rows = self._c.execute(
             select(users.c.status, func.count())
             .where(users.c.erased_at.is_(None))
             .group_by(users.c.status)
         )
-        return {r[0]: r[1] for r in rows}
+        return {UserStatus(r[0]): r[1] for r in rows}
 
     def erase(self, user_id: int, now: datetime) -> None:
         self._c.execute(
@@ -144,12 +140,12 @@ class ReplyLogRepository:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def count_reply(self, phone: str, now: datetime, window: timedelta) -> int:
+    def count_reply(self, phone: PhoneNumber, now: datetime, window: timedelta) -> int:
         """Count one auto-reply to `phone`: in the current window, or in a new one from `now`
         when the last began `window` or more ago. Returns the replies in the window, this one
         included."""
         statement = upsert(self._c)(reply_log).values(
-            phone=phone, window_started_at=now, replies_in_window=1
+            phone=phone.e164, window_started_at=now, replies_in_window=1
         )
         over = reply_log.c.window_started_at <= now - window
         statement = statement.on_conflict_do_update(
@@ -165,11 +161,11 @@ class ReplyLogRepository:
         count: int = self._c.execute(statement).scalar_one()
         return count
 
-    def claim_not_enrolled(self, phone: str, now: datetime, every: timedelta) -> bool:
+    def claim_not_enrolled(self, phone: PhoneNumber, now: datetime, every: timedelta) -> bool:
         """True, and `now` recorded, when `phone` was not told it is not enrolled in the last
         `every`; False otherwise."""
         statement = upsert(self._c)(reply_log).values(
-            phone=phone, window_started_at=now, replies_in_window=0, not_enrolled_at=now
+            phone=phone.e164, window_started_at=now, replies_in_window=0, not_enrolled_at=now
         )
         statement = statement.on_conflict_do_update(
             index_elements=[reply_log.c.phone],
@@ -181,5 +177,5 @@ class ReplyLogRepository:
         ).returning(reply_log.c.phone)
         return self._c.execute(statement).first() is not None
 
-    def forget(self, phone: str) -> None:
-        self._c.execute(delete(reply_log).where(reply_log.c.phone == phone))
+    def forget(self, phone: PhoneNumber) -> None:
+        self._c.execute(delete(reply_log).where(reply_log.c.phone == phone.e164))
