@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from reminders.domain.errors import InvalidInput
 from reminders.domain.messages import gsm7_length
+from reminders.domain.model import E164_PATTERN
 from reminders.domain.planning import (
     DEFAULT_PLAN_TEXT,
     Plan,
@@ -105,7 +106,7 @@ class Settings(BaseSettings):
     @field_validator("twilio_from_number")
     @classmethod
     def _is_e164(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\+[1-9]\d{6,14}", value):
+        if value is not None and not re.fullmatch(E164_PATTERN, value):
             raise ValueError("must be an E.164 number such as +14155550123")
         return value
 

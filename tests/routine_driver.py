@@ -76,4 +76,4 @@ def user(container: Container, user_id: int) -> User:
 
 def past_sessions(container: Container, user_id: int) -> list[Session]:
     with container.uow() as uow:
-        return list(reversed(uow.sessions.for_user(user_id, planned=False)))
+        return list(reversed(uow.sessions.ended_for(user_id, 100)))

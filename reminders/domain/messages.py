@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from reminders.domain.model import NEEDLE_MM, Step, format_wall_time
+from reminders.domain.model import (
+    MAX_CADENCE_DAYS,
+    MAX_LATER_MOVES,
+    MIN_CADENCE_DAYS,
+    MIN_DAYS_BETWEEN_SESSIONS,
+    NEEDLE_MM,
+    Step,
+    format_wall_time,
+)
 
 SEGMENT = 160
 # The GSM 03.38 basic character set; the extension table counts double.
@@ -116,8 +124,8 @@ def done_text(brand: str, when: str | None, too_soon: bool) -> str:
     tail = f" Next roller session {when}." if when else " Reply RESUME to restart reminders."
     if too_soon:
         return (
-            f"{brand}: Noted. The routine is at most once a week: give skin 7 days between"
-            f" sessions.{tail}"
+            f"{brand}: Noted. The routine is at most once a week: give skin"
+            f" {MIN_DAYS_BETWEEN_SESSIONS} days between sessions.{tail}"
         )
     return f"{brand}: Well done!{tail}"
 
@@ -131,7 +139,10 @@ def moved_text(brand: str, when: str) -> str:
 
 
 def later_refused_text(brand: str) -> str:
-    return f"{brand}: This session was moved 3 times already. Reply DONE when finished or SKIP."
+    return (
+        f"{brand}: This session was moved {MAX_LATER_MOVES} times already. Reply DONE when"
+        " finished or SKIP."
+    )
 
 
 def next_text(brand: str, when: str | None) -> str:
@@ -155,8 +166,8 @@ def cadence_text(brand: str, days: int, when: str | None) -> str:
 
 def cadence_refused_text(brand: str) -> str:
     return (
-        f"{brand}: The routine is at most once a week. Reply EVERY with 7 to 28 days, e.g."
-        " EVERY 14."
+        f"{brand}: The routine is at most once a week. Reply EVERY with {MIN_CADENCE_DAYS} to"
+        f" {MAX_CADENCE_DAYS} days, e.g. EVERY 14."
     )
 
 

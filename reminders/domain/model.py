@@ -9,10 +9,10 @@ from enum import StrEnum
 
 from reminders.domain.errors import InvalidInput
 
-MIN_DAYS_BETWEEN_SESSIONS = 7  # R2: a constant, never a setting
-MIN_CADENCE_DAYS = 7
-MAX_CADENCE_DAYS = 28
-DEFAULT_CADENCE_DAYS = 14
+MIN_DAYS_BETWEEN_SESSIONS = 7  # R2: a constant, never a setting; see planning.earliest_allowed_date
+MIN_CADENCE_DAYS = 7  # R3
+MAX_CADENCE_DAYS = 28  # R3
+DEFAULT_CADENCE_DAYS = 14  # R3
 MAX_LATER_MOVES = 3  # R9
 UNCONFIRMED_AFTER_HOURS = 12  # R9
 ROLL_FRESH_HOURS = 2  # R8
@@ -58,6 +58,11 @@ class Direction(StrEnum):
     OUT = "out"  # a reminder we sent, or a reply
 
 
+# A message's status word is the provider's (queued, sent, delivered ...) but for these two.
+RECEIVED = "received"  # every inbound SMS
+REPLIED = "replied"  # an auto-reply: it went back in the webhook's answer, with no SID
+
+
 class Step(StrEnum):
     HEADS_UP = "heads_up"
     MAKEUP_REMOVAL = "makeup_removal"
@@ -68,7 +73,11 @@ class Step(StrEnum):
 
 PLAN_STEPS = (Step.HEADS_UP, Step.MAKEUP_REMOVAL, Step.PEELING, Step.ROLL)
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# Written once, here: the API's schemas and the settings check with them too.
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+HHMM_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"  # 24-hour, the hour may have one digit
+
+_E164 = re.compile(E164_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,39 +109,50 @@ def mask_phone(value: str) -> str:
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
+def is_plain_digits(text: str) -> bool:
+    """True when `text` is one or more ASCII digits 0-9 and nothing else.
+
+    Stricter than `str.isdigit()`, which is true for other scripts' digits and for '²'."""
+    return _ASCII_DIGITS.fullmatch(text) is not None
+
+
 def parse_whole_number(text: str, max_digits: int) -> int | None:
     """`text` as a whole number when it is 1 to `max_digits` ASCII digits, else None.
 
     Stricter than `int()`, which also takes other scripts' digits, underscores, signs and
-    white space, and than `str.isdigit()`, which is true for '²' that `int()` refuses."""
-    if len(text) > max_digits or not _ASCII_DIGITS.fullmatch(text):
+    white space; the bound on digits comes first, as `int()` of a long text is slow or
+    refused."""
+    if len(text) > max_digits or not is_plain_digits(text):
         return None
     return int(text)
 
 
 def parse_cadence(value: int, field: str = "cadence_days") -> int:
-    """Check R3: 7 to 28 days. Raises InvalidInput naming the field."""
+    """Check R3: MIN_CADENCE_DAYS to MAX_CADENCE_DAYS days. Raises InvalidInput naming the
+    field."""
+    bounds = f"{MIN_CADENCE_DAYS} to {MAX_CADENCE_DAYS}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, f"{field} must be a whole number of days from 7 to 28")
+        raise InvalidInput(field, f"{field} must be a whole number of days from {bounds}")
     if value < MIN_CADENCE_DAYS:
         raise InvalidInput(
-            field, f"{field} {value} is too short: the routine is at most once a week (7 to 28)"
+            field, f"{field} {value} is too short: the routine is at most once a week ({bounds})"
         )
     if value > MAX_CADENCE_DAYS:
-        raise InvalidInput(field, f"{field} {value} is too long: choose 7 to 28 days")
+        raise InvalidInput(field, f"{field} {value} is too long: choose {bounds} days")
     return value
 
 
-_HHMM = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+_HHMM = re.compile(HHMM_PATTERN)
 
 
 def parse_wall_time(value: str, field: str = "session_time") -> time:
     """Parse "HH:MM" (24-hour). Raises InvalidInput naming the field."""
-    match = _HHMM.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or _HHMM.match(text) is None:
         shown = value if isinstance(value, str) and len(value) <= 20 else "value"
         raise InvalidInput(field, f"{field} '{shown}' is not a 24-hour time such as '20:00'")
-    return time(int(match.group(1)), int(match.group(2)))
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
 
 
 def format_wall_time(value: time) -> str:

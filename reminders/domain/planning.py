@@ -19,6 +19,7 @@ from reminders.domain.errors import (
     QuietHoursConflict,
 )
 from reminders.domain.model import (
+    MAX_LATER_MOVES,
     MIN_DAYS_BETWEEN_SESSIONS,
     PLAN_STEPS,
     ROLL_FRESH_HOURS,
@@ -26,6 +27,8 @@ from reminders.domain.model import (
     PlannedReminder,
     PlannedSession,
     Schedule,
+    Session,
+    SessionStatus,
     Step,
     format_wall_time,
 )
@@ -59,10 +62,6 @@ class Plan:
 
     def __str__(self) -> str:
         return ",".join(s.describe() for s in self.steps)
-
-    @property
-    def has(self) -> frozenset[Step]:
-        return frozenset(s.step for s in self.steps)
 
 
 DEFAULT_PLAN_TEXT = "heads_up@-1d,makeup_removal@-45m,peeling@-20m,roll@0s"
@@ -305,6 +304,17 @@ def local_date(at: datetime, zone: ZoneInfo) -> date:
 # --- sessions (R4, R8, R11) -----------------------------------------------------------------
 
 
+def step_send_at(
+    plan_step: PlanStep, day: date, schedule: Schedule, zone: ZoneInfo, starts_at: datetime
+) -> datetime:
+    """When `plan_step` of the session on local date `day`, starting at `starts_at`, is due,
+    quiet hours aside (R5, R6): `-Nd` at the session's wall time N local calendar days
+    before, any other offset a real duration before the start."""
+    if plan_step.days:
+        return local_instant(day - plan_step.days * DAY, schedule.session_time, zone)
+    return starts_at - plan_step.before
+
+
 def plan_session(
     day: date, schedule: Schedule, plan: Plan, quiet: QuietHours | None = None
 ) -> PlannedSession:
@@ -318,10 +328,7 @@ def plan_session(
     starts_at = local_instant(day, schedule.session_time, zone)
     reminders = []
     for plan_step in plan.steps:
-        if plan_step.days:
-            send_at = local_instant(day - plan_step.days * DAY, schedule.session_time, zone)
-        else:
-            send_at = starts_at - plan_step.before
+        send_at = step_send_at(plan_step, day, schedule, zone, starts_at)
         expires_at = (
             starts_at + timedelta(hours=ROLL_FRESH_HOURS)
             if plan_step.step is Step.ROLL
@@ -339,14 +346,7 @@ def first_send_at(day: date, schedule: Schedule, plan: Plan) -> datetime:
     """When the earliest step of the session on `day` is due (ignoring quiet hours)."""
     zone = zone_for(schedule.timezone)
     starts_at = local_instant(day, schedule.session_time, zone)
-    earliest = starts_at
-    for plan_step in plan.steps:
-        if plan_step.days:
-            at = local_instant(day - plan_step.days * DAY, schedule.session_time, zone)
-        else:
-            at = starts_at - plan_step.before
-        earliest = min(earliest, at)
-    return earliest
+    return min([starts_at, *(step_send_at(s, day, schedule, zone, starts_at) for s in plan.steps)])
 
 
 def earliest_feasible_date(now: datetime, schedule: Schedule, plan: Plan) -> date:
@@ -358,30 +358,153 @@ def earliest_feasible_date(now: datetime, schedule: Schedule, plan: Plan) -> dat
     return day
 
 
+def earliest_allowed_date(last_session_date: date) -> date:
+    """R2, the one place that holds it: the first local date another session may be on, 7
+    calendar days after the last one."""
+    return last_session_date + MIN_DAYS_BETWEEN_SESSIONS * DAY
+
+
 def next_session_date(
+    *, now: datetime, schedule: Schedule, plan: Plan, last_session_date: date | None
+) -> date:
+    """The date of the next session by the routine (R10): the last session's date plus the
+    cadence, never fewer than 7 days after it (R2) and never a date whose steps have begun;
+    with no last session, the earliest feasible date (R11)."""
+    earliest = earliest_feasible_date(now, schedule, plan)
+    if last_session_date is None:
+        return earliest
+    by_cadence = last_session_date + schedule.cadence_days * DAY
+    return max(by_cadence, earliest_allowed_date(last_session_date), earliest)
+
+
+def restart_date(
+    *, now: datetime, schedule: Schedule, plan: Plan, last_session_date: date | None
+) -> date:
+    """The first session after a YES, START or RESUME: planned from the moment of the reply,
+    the earliest feasible date (R11), but never fewer than 7 days after the last session
+    (R2)."""
+    earliest = earliest_feasible_date(now, schedule, plan)
+    if last_session_date is None:
+        return earliest
+    return max(earliest_allowed_date(last_session_date), earliest)
+
+
+def rescheduled_date(
     *,
     now: datetime,
     schedule: Schedule,
     plan: Plan,
     last_session_date: date | None,
-    after_days: int | None = None,
+    planned_date: date,
+    new_cadence: bool,
 ) -> date:
-    """The date of the next session (R10, R11), never fewer than 7 days after the last (R2).
+    """The upcoming session's date once the schedule has changed to `schedule` (TIME, EVERY,
+    an operator's change). With `new_cadence`, the last session's date plus the cadence;
+    otherwise the date it was planned on. Either way no earlier than `restart_date`: 7 days
+    after the last session (R2) and every step still ahead."""
+    if new_cadence and last_session_date is not None:
+        wanted = last_session_date + schedule.cadence_days * DAY
+    else:
+        wanted = planned_date
+    floor = restart_date(now=now, schedule=schedule, plan=plan, last_session_date=last_session_date)
+    return max(wanted, floor)
 
-    `after_days` is how many days after `last_session_date` the routine asks for (the cadence,
-    by default); it is floored at 7. With no last session, the earliest feasible date.
-    """
-    earliest = earliest_feasible_date(now, schedule, plan)
+
+@dataclass(frozen=True, slots=True)
+class ExtraSession:
+    """A DONE with no session pending (R10), as it is recorded."""
+
+    session: PlannedSession  # on today's local date, starting at the DONE, with no SMS
+    last_session_date: date  # the user's last session date once it is recorded
+    too_soon: bool  # fewer than 7 days after the last session (R2): the reply says so
+
+
+def extra_session(
+    now: datetime, schedule: Schedule, last_session_date: date | None
+) -> ExtraSession:
+    """The extra session a DONE with no session pending records (R10), done `now`."""
+    today = local_date(now, zone_for(schedule.timezone))
     if last_session_date is None:
-        return earliest
-    gap = schedule.cadence_days if after_days is None else after_days
-    gap = max(gap, MIN_DAYS_BETWEEN_SESSIONS)
-    return max(last_session_date + gap * DAY, earliest)
+        return ExtraSession(PlannedSession(today, now, ()), today, too_soon=False)
+    too_soon = today < earliest_allowed_date(last_session_date)
+    last = max(today, last_session_date)
+    return ExtraSession(PlannedSession(today, now, ()), last, too_soon)
 
 
-def unconfirmed_at(starts_at: datetime) -> datetime:
-    """R9: a session with no reply this long after its start ends `unconfirmed`."""
-    return starts_at + timedelta(hours=UNCONFIRMED_AFTER_HOURS)
+def ended_on(session: Session, status: SessionStatus, now: datetime, schedule: Schedule) -> date:
+    """The local date a session ending `now` as `status` counts on, from which the next one
+    is planned (R10). Done early (after the heads-up), it counts on the day it was done; done
+    late (by the next morning), skipped or unconfirmed, on the day it was planned."""
+    if status is SessionStatus.DONE:
+        return min(local_date(now, zone_for(schedule.timezone)), session.local_date)
+    return session.local_date
+
+
+def later_date(session: Session) -> date | None:
+    """LATER (R9): the date a planned session moves to, the next day (at the same wall time),
+    or None when it was moved 3 times already."""
+    if session.later_count >= MAX_LATER_MOVES:
+        return None
+    return session.local_date + DAY
+
+
+def projected_dates(planned_date: date, schedule: Schedule, count: int) -> list[date]:
+    """The `count` sessions after the one planned on `planned_date`, as if each were done on
+    its planned date (R10): each the cadence after the one before."""
+    step = schedule.cadence_days * DAY
+    return [planned_date + step * n for n in range(1, count + 1)]
+
+
+def unconfirmed_cutoff(now: datetime) -> datetime:
+    """R9: a planned session that started at or before this instant, with no reply, ends
+    `unconfirmed`."""
+    return now - timedelta(hours=UNCONFIRMED_AFTER_HOURS)
+
+
+def takes_done(session: Session, schedule: Schedule, plan: Plan, now: datetime) -> bool:
+    """Whether a DONE `now` ends the planned `session` (R9): from its first SMS until it
+    would end unconfirmed. Outside that, a DONE is an extra session (R10)."""
+    opens_at = first_send_at(session.local_date, schedule, plan)
+    return opens_at <= now and session.starts_at > unconfirmed_cutoff(now)
+
+
+# --- the first session and consent (R11) -----------------------------------------------------
+
+CONSENT_REQUEST_FRESH = timedelta(hours=24)
+FIRST_SESSION_MAX_AHEAD = timedelta(days=366)  # a later date is a typo, not a plan
+
+
+def consent_request(now: datetime) -> PlannedReminder:
+    """The SMS that asks a new user to reply YES (R11): due at once, and not sent once it is a
+    day old (R8)."""
+    return PlannedReminder(Step.CONSENT_REQUEST, now, now + CONSENT_REQUEST_FRESH)
+
+
+def check_first_session_date(day: date, now: datetime, schedule: Schedule) -> None:
+    """An operator's first session date (R11): today or later in the user's zone, its start
+    still ahead, and at most a year away. Raises InvalidInput naming first_session_date."""
+    field = "first_session_date"
+    zone = zone_for(schedule.timezone)
+    today = local_date(now, zone)
+    past = InvalidInput(
+        field,
+        f"{field} {day.isoformat()} is in the past for this user's time zone and session "
+        "time; give today or a later date",
+    )
+    if day < today:
+        raise past
+    latest = today + FIRST_SESSION_MAX_AHEAD
+    if day > latest:
+        raise InvalidInput(
+            field,
+            f"{field} {day.isoformat()} is too far ahead; give a date up to "
+            f"{latest.isoformat()}, {FIRST_SESSION_MAX_AHEAD.days} days from today",
+        )
+    if local_instant(day, schedule.session_time, zone) <= now:
+        raise past
+
+
+# --- at send time (R7, R8) ------------------------------------------------------------------
 
 
 class SendAction(StrEnum):

@@ -14,23 +14,28 @@ from pydantic_core import PydanticCustomError
 
 from reminders.domain.model import (
     DEFAULT_CADENCE_DAYS,
+    HHMM_PATTERN,
     MAX_CADENCE_DAYS,
     MIN_CADENCE_DAYS,
+    MIN_DAYS_BETWEEN_SESSIONS,
+    Direction,
     ReminderStatus,
     Session,
+    SessionKind,
     SessionStatus,
     Step,
     User,
     UserStatus,
     format_wall_time,
+    is_plain_digits,
+    parse_whole_number,
 )
 from reminders.domain.planning import zone_for
 from reminders.services.reports import History, Stats
 from reminders.services.routine import ScheduledSession
 
-HHMM_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
 MAX_PAGE = 200
-MAX_SCHEDULE_SESSIONS = 26  # a year at the shortest cadence of two weeks
+MAX_SCHEDULE_SESSIONS = 26  # a year at the default cadence of two weeks
 MAX_DIGITS = 19  # more than any bound here, and than any 64-bit integer, has
 
 # --- strict readers -------------------------------------------------------------------------
@@ -38,19 +43,19 @@ MAX_DIGITS = 19  # more than any bound here, and than any 64-bit integer, has
 # "1767225600" as 1 January 2026: one URL or value would then name what another does. These
 # let through only the plain form, and leave the bounds to the field.
 
-_DIGITS = re.compile(r"[0-9]+")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _plain_whole_number(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        if len(value) > MAX_DIGITS:
+    if isinstance(value, str) and is_plain_digits(value):
+        number = parse_whole_number(value, MAX_DIGITS)
+        if number is None:
             raise PydanticCustomError(
                 "whole_number_too_long", "Input has more digits than any accepted value"
             )
-        return int(value)
+        return number
     raise PydanticCustomError(
         "whole_number_parsing",
         "Input should be a whole number in plain digits 0-9, with no sign, spaces, "
@@ -77,6 +82,14 @@ class FieldProblem(BaseModel):
     message: str = Field(description="What is wrong and what is accepted.")
 
 
+_EXAMPLE_TOO_SHORT = MIN_CADENCE_DAYS - 2
+_EXAMPLE_ERROR = (
+    f"cadence_days {_EXAMPLE_TOO_SHORT}: input should be greater than or equal to "
+    f"{MIN_CADENCE_DAYS}; accepted: a whole number of days from {MIN_CADENCE_DAYS} to "
+    f"{MAX_CADENCE_DAYS}"
+)
+
+
 class ErrorBody(BaseModel):
     """The body of every error response."""
 
@@ -84,16 +97,9 @@ class ErrorBody(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "error": "cadence_days 5: input should be greater than or equal to 7; "
-                    "accepted: a whole number of days from 7 to 28",
+                    "error": _EXAMPLE_ERROR,
                     "field": "cadence_days",
-                    "errors": [
-                        {
-                            "field": "cadence_days",
-                            "message": "cadence_days 5: input should be greater than or equal "
-                            "to 7; accepted: a whole number of days from 7 to 28",
-                        }
-                    ],
+                    "errors": [{"field": "cadence_days", "message": _EXAMPLE_ERROR}],
                 }
             ]
         }
@@ -197,8 +203,8 @@ class UserPatch(BaseModel):
         ge=MIN_CADENCE_DAYS,
         strict=True,
         le=MAX_CADENCE_DAYS,
-        description="New cadence; the upcoming session moves, never fewer than 7 days after "
-        "the last one.",
+        description="New cadence; the upcoming session moves, never fewer than "
+        f"{MIN_DAYS_BETWEEN_SESSIONS} days after the last one.",
     )
     timezone: str | None = Field(
         default=None, max_length=64, description="New IANA zone; re-plans the upcoming session."
@@ -454,11 +460,11 @@ def schedule_out(user: User, sessions: list[ScheduledSession]) -> ScheduleOut:
                 starts_at=_local(s.starts_at, zone),
                 reminders=[
                     ReminderOut(
-                        step=step,
-                        send_at=_local(send_at, zone),
-                        status="projected" if status == "projected" else ReminderStatus(status),
+                        step=r.step,
+                        send_at=_local(r.send_at, zone),
+                        status="projected" if r.status is None else r.status,
                     )
-                    for step, send_at, status in s.reminders
+                    for r in s.reminders
                 ],
             )
             for s in sessions
@@ -476,7 +482,7 @@ def history_out(user: User, history: History) -> HistoryOut:
                 date=s.local_date,
                 starts_at=_local(s.starts_at, zone),
                 status=s.status,
-                kind="extra" if s.kind == "extra" else "planned",
+                kind="extra" if s.kind is SessionKind.EXTRA else "planned",
                 later_count=s.later_count,
                 outcome_at=_local(s.outcome_at, zone) if s.outcome_at else None,
             )
@@ -484,8 +490,8 @@ def history_out(user: User, history: History) -> HistoryOut:
         ],
         messages=[
             MessageOut(
-                direction="in" if m.direction == "in" else "out",
-                step=Step(m.step) if m.step else None,
+                direction="in" if m.direction is Direction.IN else "out",
+                step=m.step,
                 keyword=m.keyword,
                 status=m.status,
                 error_code=m.error_code,

@@ -12,13 +12,16 @@ from reminders.domain.model import (
     PlannedReminder,
     PlannedSession,
     Schedule,
-    Step,
     UserStatus,
 )
-from reminders.domain.planning import next_session_date, plan_session
+from reminders.domain.planning import (
+    check_first_session_date,
+    consent_request,
+    next_session_date,
+    plan_session,
+)
 from reminders.ports import UnitOfWork
 from reminders.services.policy import Policy
-from reminders.services.routine import CONSENT_REQUEST_FRESH, check_first_session_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +45,12 @@ def enroll_many(
     already enrolled, or repeated within the batch, are left out and counted."""
     for entry in entries:
         if entry.first_session_date is not None:
-            check_first_session_date(policy, now, entry.schedule, entry.first_session_date)
-    taken = uow.users.enrolled_phones([e.phone.e164 for e in entries])
+            check_first_session_date(entry.first_session_date, now, entry.schedule)
+    taken = uow.users.enrolled_phones([e.phone for e in entries])
     fresh: list[Enrollment] = []
     for entry in entries:
-        if entry.phone.e164 not in taken:
-            taken.add(entry.phone.e164)
+        if entry.phone not in taken:
+            taken.add(entry.phone)
             fresh.append(entry)
     statuses = [UserStatus.ACTIVE if e.consent_confirmed else UserStatus.PENDING for e in fresh]
     user_ids = uow.users.add_many(
@@ -57,8 +60,7 @@ def enroll_many(
     reminders: list[tuple[int, int | None, PlannedReminder]] = []
     for user_id, entry in zip(user_ids, fresh, strict=True):
         if not entry.consent_confirmed:
-            request = PlannedReminder(Step.CONSENT_REQUEST, now, now + CONSENT_REQUEST_FRESH)
-            reminders.append((user_id, None, request))
+            reminders.append((user_id, None, consent_request(now)))
             continue
         day = entry.first_session_date or next_session_date(
             now=now, schedule=entry.schedule, plan=policy.plan, last_session_date=None

@@ -11,6 +11,9 @@ from reminders.domain import messages as texts
 from reminders.domain.conversation import Inbound, Keyword, read_inbound
 from reminders.domain.errors import InvalidInput, QuietHoursConflict
 from reminders.domain.model import (
+    REPLIED,
+    InboundMessage,
+    OutboundMessage,
     PhoneNumber,
     Session,
     SessionStatus,
@@ -19,7 +22,7 @@ from reminders.domain.model import (
     format_wall_time,
     parse_whole_number,
 )
-from reminders.domain.planning import zone_for
+from reminders.domain.planning import takes_done, zone_for
 from reminders.ports import UnitOfWork
 from reminders.services import routine
 from reminders.services.policy import Policy
@@ -57,15 +60,13 @@ def handle_inbound(
     replied, recorded as replied or counted against the reply limit."""
     inbound = _provider_keyword(opt_out_type) or read_inbound(body)
     user = uow.users.by_phone(phone, lock=True)
-    recorded = uow.messages.add(
-        now,
+    received = InboundMessage(
         user_id=user.id if user else None,
-        direction="in",
         keyword=inbound.keyword.value,
         body=body if user else None,  # a stranger's text is not kept
-        status="received",
         provider_sid=message_sid,
     )
+    recorded = uow.messages.add_inbound(received, now)
     if not recorded:
         return InboundResult(inbound.keyword, None, duplicate=True)
     if user is None:
@@ -79,15 +80,10 @@ def handle_inbound(
             logger.warning("auto-reply suppressed by the rate limit", extra={"to": phone.masked()})
             reply = None
     if reply is not None and user is not None:
-        uow.messages.add(
-            now,
-            user_id=user.id,
-            direction="out",
-            keyword=inbound.keyword.value,
-            body=reply,
-            status="replied",
-            provider_sid=None,
+        replied = OutboundMessage(
+            user_id=user.id, body=reply, status=REPLIED, keyword=inbound.keyword.value
         )
+        uow.messages.add_outbound(replied, now)
     logger.info(
         "inbound SMS handled",
         extra={
@@ -111,7 +107,7 @@ def _provider_keyword(opt_out_type: str | None) -> Inbound | None:
 
 
 def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
-    return uow.reply_log.count_reply(phone.e164, now, REPLY_WINDOW) <= REPLIES_PER_WINDOW
+    return uow.reply_log.count_reply(phone, now, REPLY_WINDOW) <= REPLIES_PER_WINDOW
 
 
 def _stranger(
@@ -119,7 +115,7 @@ def _stranger(
 ) -> str | None:
     if inbound.keyword not in (Keyword.YES, Keyword.START, Keyword.JOIN):
         return None
-    if not uow.reply_log.claim_not_enrolled(phone.e164, now, NOT_ENROLLED_EVERY):
+    if not uow.reply_log.claim_not_enrolled(phone, now, NOT_ENROLLED_EVERY):
         return None
     return texts.not_enrolled_text(policy.brand)
 
@@ -164,7 +160,7 @@ def _routine_command(
     keyword = inbound.keyword
     upcoming = uow.sessions.upcoming(user.id)
     if keyword is Keyword.DONE:
-        if upcoming is not None and routine.is_open(upcoming, user, policy, now):
+        if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
             outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
             next_session = outcome.next_session if outcome else None
             return texts.done_text(brand, _when(next_session, user), too_soon=False)

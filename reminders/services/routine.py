@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from reminders.domain.errors import Conflict, InvalidInput, NotFound
 from reminders.domain.model import (
-    MAX_LATER_MOVES,
-    MIN_DAYS_BETWEEN_SESSIONS,
-    UNCONFIRMED_AFTER_HOURS,
     PhoneNumber,
-    PlannedReminder,
-    Reminder,
+    ReminderStatus,
     Schedule,
     Session,
+    SessionKind,
     SessionStatus,
     Step,
     User,
@@ -24,22 +21,24 @@ from reminders.domain.model import (
     parse_wall_time,
 )
 from reminders.domain.planning import (
-    DAY,
+    check_first_session_date,
     check_session_time,
-    first_send_at,
-    local_date,
+    consent_request,
+    ended_on,
+    extra_session,
+    later_date,
     next_session_date,
     plan_session,
-    unconfirmed_at,
+    projected_dates,
+    rescheduled_date,
+    restart_date,
+    unconfirmed_cutoff,
     zone_for,
 )
 from reminders.ports import UnitOfWork
 from reminders.services.policy import Policy
 
 logger = logging.getLogger(__name__)
-
-CONSENT_REQUEST_FRESH = timedelta(hours=24)
-FIRST_SESSION_MAX_AHEAD = timedelta(days=366)  # a later date is a typo, not a plan
 
 
 def make_schedule(
@@ -84,70 +83,33 @@ def enroll(
     Raises Conflict when the number is enrolled, InvalidInput for a first_session_date that is
     past or more than a year ahead."""
     if first_session_date is not None:
-        check_first_session_date(policy, now, schedule, first_session_date)
+        check_first_session_date(first_session_date, now, schedule)
     status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
     user = uow.users.add(phone, status, schedule, now)
     if consent_confirmed:
         plan_next(uow, policy, user, now, day=first_session_date)
     else:
-        request = PlannedReminder(Step.CONSENT_REQUEST, now, now + CONSENT_REQUEST_FRESH)
-        uow.reminders.add(user.id, None, [request], now)
+        uow.reminders.add(user.id, None, [consent_request(now)], now)
     logger.info("user enrolled", extra={"user_id": user.id, "status": status.value})
     return user
 
 
-def check_first_session_date(policy: Policy, now: datetime, schedule: Schedule, day: date) -> None:
-    field = "first_session_date"
-    today = local_date(now, zone_for(schedule.timezone))
-    past = InvalidInput(
-        field,
-        f"{field} {day.isoformat()} is in the past for this user's time zone and session "
-        "time; give today or a later date",
-    )
-    if day < today:
-        raise past
-    latest = today + FIRST_SESSION_MAX_AHEAD
-    if day > latest:
-        raise InvalidInput(
-            field,
-            f"{field} {day.isoformat()} is too far ahead; give a date up to "
-            f"{latest.isoformat()}, {FIRST_SESSION_MAX_AHEAD.days} days from today",
-        )
-    if plan_session(day, schedule, policy.plan, policy.quiet_hours).starts_at <= now:
-        raise past
-
-
 def plan_next(
-    uow: UnitOfWork,
-    policy: Policy,
-    user: User,
-    now: datetime,
-    *,
-    day: date | None = None,
-    after_days: int | None = None,
+    uow: UnitOfWork, policy: Policy, user: User, now: datetime, *, day: date | None = None
 ) -> Session:
-    """Plan the user's next session on `day`, or by R10/R11 from the last session (never fewer
-    than 7 days after it, R2), and its reminders. Steps already past are left out."""
+    """Plan the user's session on `day`, or else the next one by the routine from their last
+    session (`next_session_date`), with its reminders. Steps already past are left out."""
     if day is None:
         day = next_session_date(
             now=now,
             schedule=user.schedule,
             plan=policy.plan,
             last_session_date=user.last_session_date,
-            after_days=after_days,
         )
     planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
-    session_id = uow.sessions.add(user.id, planned, now)
-    uow.reminders.add(user.id, session_id, [r for r in planned.reminders if r.send_at >= now], now)
-    session = uow.sessions.get(session_id)
-    assert session is not None
+    session = uow.sessions.add(user.id, planned, now)
+    uow.reminders.add(user.id, session.id, [r for r in planned.reminders if r.send_at >= now], now)
     return session
-
-
-def is_open(session: Session, user: User, policy: Policy, now: datetime) -> bool:
-    """A session takes DONE from its first SMS until it would end unconfirmed (R9)."""
-    opens_at = first_send_at(session.local_date, user.schedule, policy.plan)
-    return opens_at <= now < unconfirmed_at(session.starts_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,59 +130,49 @@ def end_session(
 ) -> Outcome | None:
     """End a planned session as done, skipped or unconfirmed and plan the next (R9, R10).
 
-    Returns None when another request ended it first. After `done` the next session counts
-    from the local date it was done on; otherwise from the planned date."""
-    if status is SessionStatus.DONE:
-        # Done early (after the heads-up) counts on the day it was done; done late, by the
-        # next morning, on the planned day.
-        today = local_date(now, zone_for(user.schedule.timezone))
-        ended_on = min(today, session.local_date)
-    else:
-        ended_on = session.local_date
-    if not uow.sessions.end(session.id, status, now, on_date=ended_on):
+    Returns None when another request ended it first. The next session counts from the
+    date the session ended on (`ended_on`)."""
+    day = ended_on(session, status, now, user.schedule)
+    if not uow.sessions.end(session.id, status, now, on_date=day):
         return None
-    uow.reminders.cancel(now, session_id=session.id)
-    uow.users.update(user.id, now, last_session_date=ended_on)
-    user = replace(user, last_session_date=ended_on)
+    uow.reminders.cancel_for_session(session.id, now)
+    uow.users.set_last_session_date(user.id, day, now)
+    user = replace(user, last_session_date=day)
     if user.status is not UserStatus.ACTIVE:
         return Outcome(None)
     return Outcome(plan_next(uow, policy, user, now))
 
 
 def record_extra_done(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Outcome:
-    """A DONE with no session pending (R10): record it, warn when it is fewer than 7 days after
-    the last session, and plan the next session from it."""
-    zone = zone_for(user.schedule.timezone)
-    today = local_date(now, zone)
-    too_soon = (
-        user.last_session_date is not None
-        and (today - user.last_session_date).days < MIN_DAYS_BETWEEN_SESSIONS
-    )
-    extra = plan_session(today, user.schedule, policy.plan, None)
-    extra = replace(extra, starts_at=now, reminders=())
-    uow.sessions.add(user.id, extra, now, status=SessionStatus.DONE, kind="extra")
-    last = max(today, user.last_session_date) if user.last_session_date else today
-    uow.users.update(user.id, now, last_session_date=last)
-    user = replace(user, last_session_date=last)
+    """A DONE with no session pending (R10): record it, say when it came too soon (R2), and
+    plan the next session from it."""
+    extra = extra_session(now, user.schedule, user.last_session_date)
+    uow.sessions.add(user.id, extra.session, now, status=SessionStatus.DONE, kind=SessionKind.EXTRA)
+    uow.users.set_last_session_date(user.id, extra.last_session_date, now)
+    user = replace(user, last_session_date=extra.last_session_date)
     upcoming = uow.sessions.upcoming(user.id)
     if user.status is not UserStatus.ACTIVE:
-        return Outcome(None, too_soon)
+        return Outcome(None, extra.too_soon)
     if upcoming is None:
-        return Outcome(plan_next(uow, policy, user, now), too_soon)
+        return Outcome(plan_next(uow, policy, user, now), extra.too_soon)
     day = next_session_date(
-        now=now, schedule=user.schedule, plan=policy.plan, last_session_date=last
+        now=now,
+        schedule=user.schedule,
+        plan=policy.plan,
+        last_session_date=extra.last_session_date,
     )
-    return Outcome(_replan(uow, policy, user, upcoming, day, now), too_soon)
+    return Outcome(_replan(uow, policy, user, upcoming, day, now), extra.too_soon)
 
 
 def move_later(
     uow: UnitOfWork, policy: Policy, user: User, session: Session, now: datetime
 ) -> Session | None:
-    """LATER (R9): the session moves to the next day at the same wall time, at most 3 times.
-    Returns the moved session, or None when it was moved 3 times already."""
-    if session.later_count >= MAX_LATER_MOVES:
+    """LATER (R9): the session moves to `later_date`. Returns the moved session, or None when
+    it may not move again."""
+    day = later_date(session)
+    if day is None:
         return None
-    return _replan(uow, policy, user, session, session.local_date + DAY, now, later=True)
+    return _replan(uow, policy, user, session, day, now, later=True)
 
 
 def _replan(
@@ -234,11 +186,9 @@ def _replan(
     later: bool = False,
 ) -> Session:
     planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
-    uow.reminders.cancel(now, session_id=session.id)
-    uow.sessions.move(session.id, planned, session.later_count + (1 if later else 0))
+    uow.reminders.cancel_for_session(session.id, now)
+    moved = uow.sessions.move(session.id, planned, session.later_count + (1 if later else 0))
     uow.reminders.add(user.id, session.id, [r for r in planned.reminders if r.send_at >= now], now)
-    moved = uow.sessions.get(session.id)
-    assert moved is not None
     return moved
 
 
@@ -260,48 +210,51 @@ def change_schedule(
         session_time=session_time if session_time is not None else user.schedule.session_time,
         cadence_days=cadence_days if cadence_days is not None else user.schedule.cadence_days,
     )
-    uow.users.update(user.id, now, schedule=schedule)
+    uow.users.set_schedule(user.id, schedule, now)
     user = replace(user, schedule=schedule)
     session = uow.sessions.upcoming(user.id)
     if session is not None:
-        if cadence_days is not None and user.last_session_date is not None:
-            candidate = user.last_session_date + schedule.cadence_days * DAY
-        else:
-            candidate = session.local_date
-        floor = next_session_date(
+        day = rescheduled_date(
             now=now,
             schedule=schedule,
             plan=policy.plan,
             last_session_date=user.last_session_date,
-            after_days=MIN_DAYS_BETWEEN_SESSIONS,
+            planned_date=session.local_date,
+            new_cadence=cadence_days is not None,
         )
-        _replan(uow, policy, user, session, max(candidate, floor), now)
+        _replan(uow, policy, user, session, day, now)
     return user
 
 
 def _cancel_upcoming(uow: UnitOfWork, user: User, now: datetime) -> None:
     session = uow.sessions.upcoming(user.id)
     if session is not None and uow.sessions.end(session.id, SessionStatus.CANCELLED, now):
-        uow.reminders.cancel(now, session_id=session.id)
+        uow.reminders.cancel_for_session(session.id, now)
 
 
 def stop_reminders(uow: UnitOfWork, user: User, status: UserStatus, now: datetime) -> None:
     """Pause, opt out or mark invalid: the status changes and every pending SMS is cancelled
     at once, the upcoming session with them."""
-    uow.users.update(user.id, now, status=status)
+    uow.users.set_status(user.id, status, now)
     _cancel_upcoming(uow, user, now)
-    uow.reminders.cancel(now, user_id=user.id)
+    uow.reminders.cancel_for_user(user.id, now)
     logger.info("reminders stopped", extra={"user_id": user.id, "status": status.value})
 
 
 def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Session:
     """YES, START or RESUME: the user becomes active and the next session is planned from
-    today, never fewer than 7 days after the last one (R2, R11)."""
-    uow.users.update(user.id, now, status=UserStatus.ACTIVE)
-    uow.reminders.cancel(now, user_id=user.id)  # an unanswered consent request, if any
+    now, on `restart_date` (R2, R11)."""
+    uow.users.set_status(user.id, UserStatus.ACTIVE, now)
+    uow.reminders.cancel_for_user(user.id, now)  # an unanswered consent request, if any
     _cancel_upcoming(uow, user, now)
     user = replace(user, status=UserStatus.ACTIVE)
-    return plan_next(uow, policy, user, now, after_days=MIN_DAYS_BETWEEN_SESSIONS)
+    day = restart_date(
+        now=now,
+        schedule=user.schedule,
+        plan=policy.plan,
+        last_session_date=user.last_session_date,
+    )
+    return plan_next(uow, policy, user, now, day=day)
 
 
 def change_status(
@@ -337,7 +290,7 @@ def change_status(
 def close_unconfirmed(uow: UnitOfWork, policy: Policy, now: datetime, limit: int = 500) -> int:
     """R9: end every session with no reply 12 h after its start as unconfirmed and plan the
     next one. Returns how many it ended (at most `limit`; call again while it returns that)."""
-    cutoff = now - timedelta(hours=UNCONFIRMED_AFTER_HOURS)
+    cutoff = unconfirmed_cutoff(now)
     ended = 0
     found = uow.sessions.open_until(cutoff, limit)
     # The users' rows first, in one order (by id), then their sessions: see UserRepository.
@@ -362,46 +315,53 @@ def erase(uow: UnitOfWork, user: User, now: datetime) -> None:
     """Erase a user: reminders cancelled, number and message bodies gone. Anonymous session
     outcomes stay for adherence figures."""
     _cancel_upcoming(uow, user, now)
-    uow.reminders.cancel(now, user_id=user.id)
+    uow.reminders.cancel_for_user(user.id, now)
     uow.messages.erase_bodies(user.id, now)
     if user.phone is not None:
-        uow.reply_log.forget(user.phone.e164)
+        uow.reply_log.forget(user.phone)
     uow.users.erase(user.id, now)
     logger.info("user erased", extra={"user_id": user.id})
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledReminder:
+    """One SMS of a session in a user's schedule."""
+
+    step: Step
+    send_at: datetime
+    status: ReminderStatus | None  # None: projected, the session is not planned yet
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduledSession:
     local_date: date
     starts_at: datetime
-    reminders: tuple[tuple[Step, datetime, str], ...]  # step, send_at, status
+    reminders: tuple[ScheduledReminder, ...]
 
 
 def upcoming_schedule(
     uow: UnitOfWork, policy: Policy, user: User, now: datetime, count: int
 ) -> list[ScheduledSession]:
     """The next `count` sessions: the planned one as stored, later ones projected by cadence
-    as if each were done on its planned date (their reminders show status `projected`)."""
+    as if each were done on its planned date (their reminders have no status)."""
     session = uow.sessions.upcoming(user.id)
     if session is None:
         return []
-    stored: list[Reminder] = uow.reminders.for_sessions([session.id])
+    stored = uow.reminders.for_sessions([session.id])
     result = [
         ScheduledSession(
             session.local_date,
             session.starts_at,
-            tuple((r.step, r.send_at, r.status.value) for r in stored),
+            tuple(ScheduledReminder(r.step, r.send_at, r.status) for r in stored),
         )
     ]
-    day = session.local_date
-    for _ in range(count - 1):
-        day += user.schedule.cadence_days * DAY
+    for day in projected_dates(session.local_date, user.schedule, count - 1):
         planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
         result.append(
             ScheduledSession(
                 day,
                 planned.starts_at,
-                tuple((r.step, r.send_at, "projected") for r in planned.reminders),
+                tuple(ScheduledReminder(r.step, r.send_at, None) for r in planned.reminders),
             )
         )
     return result

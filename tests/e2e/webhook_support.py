@@ -74,7 +74,7 @@ def upcoming(container: Container, user: User) -> Session | None:
 
 def past_sessions(container: Container, user: User) -> list[Session]:
     with container.uow() as uow:
-        return uow.sessions.for_user(user.id, planned=False)
+        return uow.sessions.ended_for(user.id, 100)
 
 
 def pending_reminders(container: Container, user: User) -> int:

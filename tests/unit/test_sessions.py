@@ -80,12 +80,10 @@ def test_next_session_is_the_last_one_plus_the_cadence() -> None:
 def test_next_session_is_never_fewer_than_7_days_after_the_last() -> None:
     now = datetime(2026, 6, 10, 21, 0, tzinfo=UTC)
 
+    daily = Schedule("Europe/London", time(20, 0), 1)  # a cadence R3 refuses: R2 still holds
+
     day = next_session_date(
-        now=now,
-        schedule=LONDON,
-        plan=DEFAULT_PLAN,
-        last_session_date=date(2026, 6, 10),
-        after_days=1,
+        now=now, schedule=daily, plan=DEFAULT_PLAN, last_session_date=date(2026, 6, 10)
     )
 
     assert day == date(2026, 6, 17)
