@@ -1,4 +1,5 @@
-"""The heartbeat: APScheduler runs our jobs on an interval; reminder state stays in our tables."""
+"""The heartbeat: APScheduler runs our jobs on an interval; reminder state stays in our tables.
+The jobs are the container's (bootstrap.py), which call the use cases."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ logger = logging.getLogger(__name__)
 DISPATCH_JOB_ID = "dispatch_due"
 SESSIONS_JOB_ID = "close_unconfirmed"
 WATCH_JOB_ID = "watch_dispatchers"
+# Applies the webhooks kept in the spool during a database outage (services/intake.py).
+REPLAY_JOB_ID = "replay_spool"
+REPLAY_INTERVAL_SECONDS = 2.0
 
 
 class _SkipWhileRunning(logging.Filter):
@@ -38,11 +42,6 @@ def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
             logger.exception("job failed; it runs again at its next interval", extra={"job": name})
 
     return run
-
-
-# Applies the webhooks kept in the spool during a database outage (services/replay.py).
-REPLAY_JOB_ID = "replay_spool"
-REPLAY_INTERVAL_SECONDS = 2.0
 
 
 def build_scheduler(

@@ -5,7 +5,6 @@ reason holding the others back for ever."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +18,7 @@ from reminders.ports import (
     ConcurrentUpdate,
     DatabaseUnavailable,
     UnitOfWork,
+    UnitOfWorkFactory,
     WebhookKind,
     WebhookRecord,
 )
@@ -86,7 +86,7 @@ class _CommitFails:
         return getattr(self._inner, name)
 
 
-def replay_with(container: Container, units: Callable[[], UnitOfWork]) -> SpoolReplay:
+def replay_with(container: Container, units: UnitOfWorkFactory) -> SpoolReplay:
     assert container.intake.spool is not None
     return SpoolReplay(container.intake.spool, units, container.policy)
 
