@@ -23,6 +23,12 @@ from reminders.adapters.repository import (
     UserRepository,
 )
 from reminders.ports import ConcurrentUpdate, DatabaseUnavailable
+from reminders.ports import DispatcherRepository as DispatcherPort
+from reminders.ports import MessageRepository as MessagePort
+from reminders.ports import ReminderRepository as ReminderPort
+from reminders.ports import ReplyLogRepository as ReplyLogPort
+from reminders.ports import SessionRepository as SessionPort
+from reminders.ports import UserRepository as UserPort
 
 # PostgreSQL: serialization_failure, deadlock_detected, lock_not_available.
 _RACE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
@@ -56,12 +62,14 @@ class SqlAlchemyUnitOfWork:
     writers never interleave; on PostgreSQL writers take row locks in one order instead
     (the user's row first, see UserRepository.lock)."""
 
-    users: UserRepository
-    sessions: SessionRepository
-    reminders: ReminderRepository
-    messages: MessageRepository
-    reply_log: ReplyLogRepository
-    dispatchers: DispatcherRepository
+    # Typed as the ports: the UnitOfWork protocol's attributes are settable, so they must
+    # have exactly its types.
+    users: UserPort
+    sessions: SessionPort
+    reminders: ReminderPort
+    messages: MessagePort
+    reply_log: ReplyLogPort
+    dispatchers: DispatcherPort
 
     def __init__(
         self, engine: Engine, *, autocommit: bool = False, read_only: bool = False

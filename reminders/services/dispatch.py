@@ -22,24 +22,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from queue import Empty, SimpleQueue
-from threading import Condition, Semaphore
-from typing import Any
 
-from reminders.domain.errors import InvalidInput, SmsSendError
-from reminders.domain.messages import reminder_text
-from reminders.domain.model import (
-    DueReminder,
-    ReminderStatus,
-    Step,
-    UserStatus,
-)
-from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES, retry_delay
-from reminders.domain.planning import decide_send, zone_for
+from reminders.domain.errors import SmsSendError
+from reminders.domain.model import OutboundMessage, SendOutcome, Step, UserStatus
 from reminders.ports import (
     Clock,
     ConcurrentUpdate,
@@ -50,9 +39,11 @@ from reminders.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from reminders.services.pipeline import Pipeline
 from reminders.services.policy import Policy
 from reminders.services.rescue import Watch
 from reminders.services.routine import stop_reminders
+from reminders.services.sending import Attempt, ToSend, settle, triage
 from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
@@ -76,52 +67,6 @@ class DispatchReport:
 
     def add(self, status: str, count: int = 1) -> None:
         self.counts[status] = self.counts.get(status, 0) + count
-
-
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    due: DueReminder
-    body: str
-    started_at: datetime
-    result: SentSms | SmsSendError | None  # None: released unsent (shutting down)
-
-
-@dataclass
-class _Window:
-    """What the sending lanes share with the thread recording their outcomes: the sends not
-    yet taken (None tells a lane to stop), a slot per send that may be in flight or finished
-    but not yet recorded, and the finished attempts."""
-
-    slots: Semaphore
-    inbox: SimpleQueue[tuple[DueReminder, str] | None] = field(default_factory=SimpleQueue)
-    finished: list[_Attempt] = field(default_factory=list)
-    wanted: int = 1  # how many finished attempts the recording thread waits for
-    changed: Condition = field(default_factory=Condition)
-
-    def put(self, attempt: _Attempt) -> None:
-        with self.changed:
-            self.finished.append(attempt)
-            if len(self.finished) >= self.wanted:
-                self.changed.notify()
-
-    def take(self, count: int, patience: float) -> list[_Attempt]:
-        """Wait until `count` attempts have finished, or at least one has and `patience`
-        seconds have passed; take every finished one."""
-        with self.changed:
-            self.wanted = count
-            if not self.changed.wait_for(lambda: len(self.finished) >= count, patience):
-                self.wanted = 1
-                self.changed.wait_for(lambda: len(self.finished) >= 1)
-            taken, self.finished = self.finished, []
-            return taken
-
-
-def _may_receive(due: DueReminder) -> bool:
-    if due.phone is None:
-        return False
-    if due.step is Step.CONSENT_REQUEST:
-        return due.user_status is UserStatus.PENDING
-    return due.user_status is UserStatus.ACTIVE
 
 
 @dataclass
@@ -185,14 +130,28 @@ class Dispatcher:
                 for item in to_send:
                     self._record_sends([self._send_one(item)], report)
         else:
-            self._send_windowed(self.executor, batches, report)
+            # At most `crash_window` sends are ever in flight or finished but unrecorded:
+            # that is the most a crash can make the next claimer send again. The slack
+            # beyond one commit's worth keeps every thread busy while outcomes are being
+            # committed.
+            Pipeline(
+                executor=self.executor,
+                send=self._send_one,
+                record=lambda attempts: self._record_sends(attempts, report),
+                lanes=self.concurrency,
+                window=self.crash_window,
+                record_every=self.record_every,
+                record_after=self.record_after,
+                refill_below=max(self.batch_size // 2, self.concurrency),
+            ).run(batches)
         self.last_beat_at = self.clock.now()
         self.observer.tick(self.last_beat_at)
         return report
 
-    def _claimed_batches(self, report: DispatchReport) -> Iterator[list[tuple[DueReminder, str]]]:
+    def _claimed_batches(self, report: DispatchReport) -> Iterator[list[ToSend]]:
         """Claim batch after batch until a claim comes back short or a stop is asked for;
-        settle what needs no sending at once and yield the rest, with their texts."""
+        record at once what needs no sending (see sending.triage) and yield the rest, with
+        their texts."""
         while not self.should_stop():
             # A beat per batch: draining a long backlog is the dispatcher at work, and
             # readiness must not call it stuck.
@@ -204,169 +163,74 @@ class Dispatcher:
                 uow.commit()
             report.claimed += len(claimed)
             self._in_hand.update(due.id for due in claimed)
-            settled, to_send = self._triage(claimed, now)
+            settled, to_send = triage(claimed, now, self.policy)
             if settled:
                 self._record([outcome for _, outcome in settled], [], {})
-                self._count(report, settled)
+                self._count(report, [step for step, _ in settled], [o for _, o in settled])
             if to_send:
                 yield to_send
             if len(claimed) < self.batch_size:
                 return
 
-    def _count(self, report: DispatchReport, outcomes: list[tuple[Step, dict[str, Any]]]) -> None:
+    def _count(
+        self, report: DispatchReport, steps: Sequence[Step], outcomes: Sequence[SendOutcome]
+    ) -> None:
         finished: dict[tuple[str, str], int] = {}
-        for step, outcome in outcomes:
-            key = (step.value, outcome["status"])
+        for step, outcome in zip(steps, outcomes, strict=True):
+            key = (step.value, outcome.status.value)
             finished[key] = finished.get(key, 0) + 1
         for (step_name, status), count in finished.items():
             report.add(status, count)
             self.observer.finished(step_name, status, count)
 
-    def _triage(
-        self, claimed: list[DueReminder], now: datetime
-    ) -> tuple[list[tuple[Step, dict[str, Any]]], list[tuple[DueReminder, str]]]:
-        """Split claimed reminders into those settled without sending (cancelled, expired,
-        waiting out quiet hours) and those to send now, with their text."""
-        settled: list[tuple[Step, dict[str, Any]]] = []
-        to_send: list[tuple[DueReminder, str]] = []
-        for reminder in claimed:
-            if not _may_receive(reminder):
-                outcome = {"id": reminder.id, "status": ReminderStatus.CANCELLED.value}
-                settled.append((reminder.step, outcome))
-                continue
-            try:
-                zone = zone_for(reminder.timezone)
-            except InvalidInput:  # one bad row must not stop the batch
-                logger.error(
-                    "reminder failed: its user's time zone is not one this service knows",
-                    extra={"reminder_id": reminder.id, "user_id": reminder.user_id},
-                )
-                outcome = {"id": reminder.id, "status": ReminderStatus.FAILED.value}
-                settled.append((reminder.step, outcome))
-                continue
-            decision = decide_send(
-                now=now, expires_at=reminder.expires_at, zone=zone, quiet=self.policy.quiet_hours
-            )
-            if decision.action == "expire":
-                outcome = {"id": reminder.id, "status": ReminderStatus.EXPIRED.value}
-                settled.append((reminder.step, outcome))
-            elif decision.action == "wait":
-                outcome = {
-                    "id": reminder.id,
-                    "status": ReminderStatus.SCHEDULED.value,
-                    "due_at": decision.wait_until,
-                }
-                settled.append((reminder.step, outcome))
-            else:
-                body = reminder_text(
-                    self.policy.brand, reminder.step, reminder.session_starts_at, zone
-                )
-                to_send.append((reminder, body))
-        return settled, to_send
-
-    def _send_windowed(
-        self,
-        executor: Executor,
-        batches: Iterator[list[tuple[DueReminder, str]]],
-        report: DispatchReport,
-    ) -> None:
-        """Send in parallel, committing outcomes every `record_every` finished sends, or
-        sooner once `record_after` seconds have passed. At most `crash_window` sends are
-        ever in flight or finished but unrecorded: that is the most a crash can make the
-        next claimer send again. The slack beyond one commit's worth keeps every thread busy
-        while outcomes are being committed.
-
-        The executor's threads run one lane each for the whole dispatch, taking sends from
-        an inbox once the window has room. This thread sleeps until a commit's worth has
-        finished, instead of waking for every SMS: at a thousand sends a second, each wake-up
-        is a contended hand-over of the interpreter lock that the lanes pay for. It claims
-        the next batch while half of the last one is still waiting to be sent, so the lanes
-        never stand idle while a claim is made."""
-        window = _Window(slots=Semaphore(self.crash_window))
-        refill_below = max(self.batch_size // 2, self.concurrency)
-        unrecorded = 0
-        more = True
-
-        def refill() -> None:
-            nonlocal unrecorded, more
-            while more and window.inbox.qsize() < refill_below:
-                try:
-                    to_send = next(batches, None)
-                except Exception:
-                    # A claim, or the record of what it settled without sending, failed:
-                    # what is already claimed is still sent and recorded; the rest waits
-                    # for its lease or the next tick.
-                    logger.exception("could not claim or settle due reminders")
-                    to_send = None
-                if to_send is None:
-                    more = False
-                    return
-                for item in to_send:
-                    window.inbox.put(item)
-                unrecorded += len(to_send)
-
-        refill()
-        if not unrecorded:
-            return
-        lanes = [executor.submit(self._lane, window) for _ in range(self.concurrency)]
+    def _send_one(self, item: ToSend) -> Attempt:
+        """Send one claimed reminder unless sending must stop (a stop asked for, outcomes
+        held, no recent beat). Never raises: a lane that died would leave its batch waiting
+        for it forever."""
+        due, body = item
+        started_at = due.send_at  # until the clock has answered
         try:
-            while unrecorded:
-                finished = window.take(min(self.record_every, unrecorded), self.record_after)
-                unrecorded -= len(finished)
-                self._record_sends(finished, report)
-                window.slots.release(len(finished))
-                refill()
-        finally:
-            while True:  # when leaving early: the lanes stop taking sends
-                try:
-                    window.inbox.get_nowait()
-                except Empty:
-                    break
-            for _ in lanes:
-                window.inbox.put(None)
-            window.slots.release(len(lanes))
-            wait(lanes)
+            started_at = self.clock.now()
+            if self.should_stop() or self._held:
+                return Attempt(due, body, started_at, None)
+            if self.watch is not None and not self.watch.may_send():
+                return Attempt(due, body, started_at, None)
+            assert due.phone is not None
+            result: SentSms | SmsSendError = self.sender.send(due.phone, body)
+        except SmsSendError as exc:
+            result = exc
+        except Exception as exc:  # a bug here or in a sender must not lose the batch
+            logger.exception("sending raised unexpectedly", extra={"reminder_id": due.id})
+            result = SmsSendError(f"unexpected {type(exc).__name__}", code=None, permanent=False)
+        return Attempt(due, body, started_at, result)
 
-    def _lane(self, window: _Window) -> None:
-        """One sending thread's loop: send while there is something to send and room in
-        the window."""
-        while (item := window.inbox.get()) is not None:
-            window.slots.acquire()
-            window.put(self._send_one(item))
-
-    def _record_sends(self, attempts: list[_Attempt], report: DispatchReport) -> None:
+    def _record_sends(self, attempts: list[Attempt], report: DispatchReport) -> None:
         """Commit the outcomes of finished sends. Called every `record_every` sends, so the
         window in which a crash can lead to a second send holds at most that many finished
         sends plus those in flight, never a whole batch."""
         if not attempts:
             return
+        now = self.clock.now()
         stopped: dict[int, UserStatus] = {}
-        outcomes = []
-        messages = []
+        outcomes: list[SendOutcome] = []
+        messages: list[OutboundMessage] = []
         for attempt in attempts:
-            outcome = self._outcome(attempt, stopped)
+            outcome, message, stops = settle(attempt, now)
             outcomes.append(outcome)
-            if outcome["status"] == ReminderStatus.SENT.value:
-                reminder = attempt.due
-                messages.append(
-                    {
-                        "user_id": reminder.user_id,
-                        "reminder_id": reminder.id,
-                        "direction": "out",
-                        "step": reminder.step.value,
-                        "body": attempt.body,
-                        "status": outcome.pop("provider_status"),
-                        "provider_sid": outcome["provider_sid"],
-                    }
-                )
+            if message is not None:
+                due = attempt.due
+                lateness = (attempt.started_at - due.send_at).total_seconds()
+                self.observer.sent(due.step.value, lateness)
+                messages.append(message)
+            elif stops is not None:
+                stopped[attempt.due.user_id] = stops
         self._record(outcomes, messages, stopped)
-        steps = [attempt.due.step for attempt in attempts]
-        self._count(report, list(zip(steps, outcomes, strict=True)))
+        self._count(report, [attempt.due.step for attempt in attempts], outcomes)
 
     def _record(
         self,
-        outcomes: list[dict[str, Any]],
-        messages: list[dict[str, Any]],
+        outcomes: list[SendOutcome],
+        messages: list[OutboundMessage],
         stopped: dict[int, UserStatus],
     ) -> None:
         """Record outcomes; while the database refuses, hold them (and start no send) and try
@@ -403,7 +267,7 @@ class Dispatcher:
                     "provider once their lease runs out",
                     extra={"count": len(outcomes)},
                 )
-            self._in_hand.difference_update(outcome["id"] for outcome in outcomes)
+            self._in_hand.difference_update(outcome.reminder_id for outcome in outcomes)
             if self._held:
                 logger.info("send outcomes recorded again: sending resumes")
             self._held = False
@@ -411,8 +275,8 @@ class Dispatcher:
 
     def _write(
         self,
-        outcomes: list[dict[str, Any]],
-        messages: list[dict[str, Any]],
+        outcomes: list[SendOutcome],
+        messages: list[OutboundMessage],
         stopped: dict[int, UserStatus],
     ) -> None:
         at = self.clock.now()
@@ -429,87 +293,3 @@ class Dispatcher:
 
         # Outcomes that stop nobody are a single statement: no transaction needed around it.
         in_transaction(self.uow_factory, finish, one_statement=not stopped)
-
-    def _send_one(self, item: tuple[DueReminder, str]) -> _Attempt:
-        """Never raises: a lane that died would leave its batch waiting for it forever."""
-        due, body = item
-        started_at = due.send_at  # until the clock has answered
-        try:
-            started_at = self.clock.now()
-            if self.should_stop() or self._held:
-                return _Attempt(due, body, started_at, None)
-            if self.watch is not None and not self.watch.may_send():
-                return _Attempt(due, body, started_at, None)
-            assert due.phone is not None
-            result: SentSms | SmsSendError = self.sender.send(due.phone, body)
-        except SmsSendError as exc:
-            result = exc
-        except Exception as exc:  # a bug here or in a sender must not lose the batch
-            logger.exception("sending raised unexpectedly", extra={"reminder_id": due.id})
-            result = SmsSendError(f"unexpected {type(exc).__name__}", code=None, permanent=False)
-        return _Attempt(due, body, started_at, result)
-
-    def _outcome(self, attempt: _Attempt, stopped: dict[int, UserStatus]) -> dict[str, Any]:
-        reminder = attempt.due
-        extra = {"reminder_id": reminder.id, "user_id": reminder.user_id, "step": reminder.step}
-        result = attempt.result
-        if result is None:
-            return {
-                "id": reminder.id,
-                "status": ReminderStatus.SCHEDULED.value,
-                "due_at": attempt.started_at,
-            }
-        if isinstance(result, SentSms):
-            lateness = (attempt.started_at - reminder.send_at).total_seconds()
-            self.observer.sent(reminder.step.value, lateness)
-            logger.info("reminder sent", extra={**extra, "twilio_sid": result.provider_sid})
-            return {
-                "id": reminder.id,
-                "status": ReminderStatus.SENT.value,
-                "provider_sid": result.provider_sid,
-                "provider_status": result.status,
-                "sent_at": attempt.started_at,
-                "attempts": reminder.attempts + 1,
-                "error_code": None,
-            }
-        attempts = reminder.attempts + 1
-        if result.permanent:
-            if result.code in OPTED_OUT_CODES:
-                stopped[reminder.user_id] = UserStatus.OPTED_OUT
-            elif result.code in INVALID_NUMBER_CODES:
-                stopped[reminder.user_id] = UserStatus.INVALID
-            logger.info("reminder failed permanently", extra={**extra, "error_code": result.code})
-            return {
-                "id": reminder.id,
-                "status": ReminderStatus.FAILED.value,
-                "attempts": attempts,
-                "error_code": result.code,
-            }
-        retry_at = self.clock.now() + retry_delay(attempts)
-        if retry_at >= reminder.expires_at:
-            logger.warning(
-                "reminder failed: no retry fits before it goes stale",
-                extra={**extra, "error_code": result.code, "attempts": attempts},
-            )
-            return {
-                "id": reminder.id,
-                "status": ReminderStatus.FAILED.value,
-                "attempts": attempts,
-                "error_code": result.code,
-            }
-        logger.warning(
-            "send failed, will retry",
-            extra={
-                **extra,
-                "error_code": result.code,
-                "attempts": attempts,
-                "retry_at": retry_at.isoformat(),
-            },
-        )
-        return {
-            "id": reminder.id,
-            "status": ReminderStatus.SCHEDULED.value,
-            "due_at": retry_at,
-            "attempts": attempts,
-            "error_code": result.code,
-        }

@@ -18,15 +18,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import reminder_text
-from reminders.domain.model import DueReminder, ReminderStatus
+from reminders.domain.model import DueReminder, OutboundMessage, SendOutcome, TakenOver
+from reminders.domain.outcomes import Answer, ProviderAnswer, consequence
 from reminders.domain.planning import zone_for
 from reminders.ports import Clock, SentSms, SmsSender, UnitOfWork, UnitOfWorkFactory
 from reminders.services.liveness import Liveness
 from reminders.services.policy import Policy
+from reminders.services.sending import released, taken
 from reminders.services.transaction import in_transaction
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Watch:
     _unreachable: bool = False
     # Taken over, not yet settled: claimed by this dispatcher now, so if this process dies
     # too, they are rescued as its claims.
-    _pending: list[tuple[DueReminder, datetime | None]] = field(default_factory=list)
+    _pending: list[TakenOver] = field(default_factory=list)
     # The claims its own dispatcher holds (set by the dispatcher): never settled here.
     holding: Callable[[], frozenset[int]] = frozenset
     _beat_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,7 +153,7 @@ class Watch:
         of several survivors one does it, and nothing is left behind if this one dies next."""
         claimer = self.dispatcher_id
 
-        def take(uow: UnitOfWork) -> list[tuple[DueReminder, datetime | None]] | None:
+        def take(uow: UnitOfWork) -> list[TakenOver] | None:
             if not uow.dispatchers.remove(dead_id, beats):
                 return None  # another survivor was first
             return uow.reminders.take_over(now, now + self.lease, _ALL, claimer, [dead_id])
@@ -178,9 +179,9 @@ class Watch:
                 ),
             )
             held = self.holding()
-            pending = {due.id for due, _ in self._pending}
+            pending = {item.due.id for item in self._pending}
             self._pending.extend(
-                item for item in taken if item[0].id not in held and item[0].id not in pending
+                item for item in taken if item.due.id not in held and item.due.id not in pending
             )
             if len(taken) < self.batch_size:
                 return
@@ -193,19 +194,27 @@ class Watch:
             self._settle_batch(batch, report)
             del self._pending[: len(batch)]
 
-    def _settle_batch(
-        self, batch: list[tuple[DueReminder, datetime | None]], report: RescueReport
-    ) -> None:
+    def _settle_batch(self, batch: list[TakenOver], report: RescueReport) -> None:
         now = self.clock.now()
         claimer = self.dispatcher_id
         with ThreadPoolExecutor(min(self.lookup_threads, len(batch))) as pool:
-            answers = list(pool.map(lambda item: self._ask(item[0], item[1]), batch))
-        outcomes: list[dict[str, Any]] = []
-        messages: list[dict[str, Any]] = []
-        for (due, claimed_at), (found, _verdict) in zip(batch, answers, strict=True):
-            outcomes.append(_outcome(due, found, claimed_at or now))
-            if found is not None:
-                messages.append(_message(due, found, self._body(due)))
+            answers = list(pool.map(lambda item: self._ask(item.due, item.claimed_at), batch))
+        outcomes: list[SendOutcome] = []
+        messages: list[OutboundMessage] = []
+        for item, (found, _verdict) in zip(batch, answers, strict=True):
+            due = item.due
+            if found is None:
+                # Due as it first was: ahead of what fell due since, while it is still fresh.
+                outcomes.append(released(due, due.send_at))
+                continue
+            # The provider may have delivered it already: recorded as it says.
+            word = Answer.DELIVERED if found.status == "delivered" else Answer.TAKEN
+            status = consequence(
+                ProviderAnswer(word), attempts=due.attempts + 1, expires_at=due.expires_at, now=now
+            ).reminder
+            outcome, message = taken(due, self._body(due), found, item.claimed_at or now, status)
+            outcomes.append(outcome)
+            messages.append(message)
         in_transaction(
             self.uow_factory,
             lambda uow: uow.reminders.finish(outcomes, now, sent=messages, claimer=claimer),
@@ -244,30 +253,3 @@ class Watch:
             extra={**extra, "twilio_sid": found.provider_sid},
         )
         return found, "found"
-
-
-def _outcome(due: DueReminder, found: SentSms | None, sent_at: datetime) -> dict[str, Any]:
-    if found is None:
-        # Due as it first was: ahead of what fell due since, while it is still fresh.
-        return {"id": due.id, "status": ReminderStatus.SCHEDULED.value, "due_at": due.send_at}
-    status = ReminderStatus.DELIVERED if found.status == "delivered" else ReminderStatus.SENT
-    return {
-        "id": due.id,
-        "status": status.value,
-        "provider_sid": found.provider_sid,
-        "sent_at": sent_at,
-        "attempts": due.attempts + 1,
-        "error_code": None,
-    }
-
-
-def _message(due: DueReminder, found: SentSms, body: str) -> dict[str, Any]:
-    return {
-        "user_id": due.user_id,
-        "reminder_id": due.id,
-        "direction": "out",
-        "step": due.step.value,
-        "body": body,
-        "status": found.status,
-        "provider_sid": found.provider_sid,
-    }

@@ -12,7 +12,7 @@ from sqlalchemy import event, select, update
 from reminders.adapters.db import reminder_rows, users
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
-from reminders.domain.model import PhoneNumber
+from reminders.domain.model import PhoneNumber, UserStatus
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
 from tests.routine_driver import enroll
@@ -171,7 +171,7 @@ def test_reminders_of_a_paused_user_are_cancelled_not_sent(
     user = enroll(container)
     with container.uow() as uow:
         # the status changes behind the dispatcher's back, as another replica would do it
-        uow.users.update(user.id, clock.now(), status="paused")
+        uow.users.set_status(user.id, UserStatus.PAUSED, clock.now())
         uow.commit()
     clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
 
@@ -222,7 +222,7 @@ def test_a_cancelled_reminder_stays_cancelled_when_its_send_finishes(
 
     def opt_out_mid_send(_to: PhoneNumber, _body: str) -> None:
         with container.uow() as uow:
-            uow.reminders.cancel(clock.now(), user_id=user.id)
+            uow.reminders.cancel_for_user(user.id, clock.now())
             uow.commit()
 
     sender.before_send = opt_out_mid_send

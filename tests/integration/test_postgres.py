@@ -12,6 +12,7 @@ from sqlalchemy import Engine, event, func, insert, select, text
 from reminders.adapters.db import make_engine, reminder_rows, users
 from reminders.adapters.migrate import migrate
 from reminders.adapters.repository import ReminderRepository
+from reminders.domain.model import ReminderStatus, SendOutcome
 
 pytestmark = pytest.mark.postgres
 
@@ -140,7 +141,13 @@ def test_recording_outcomes_looks_rows_up_by_primary_key(postgres_schema_url: st
     event.listen(engine, "before_cursor_execute", keep)
     with engine.begin() as connection:
         ReminderRepository(connection).finish(
-            [{"id": due.id, "status": "sent", "sent_at": NOW} for due in claimed], NOW
+            [
+                SendOutcome(
+                    due.id, ReminderStatus.SENT, attempts=1, provider_sid=f"SM{due.id}", sent_at=NOW
+                )
+                for due in claimed
+            ],
+            NOW,
         )
     event.remove(engine, "before_cursor_execute", keep)
     (statement, parameters) = statements[-1]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Integer,
     Select,
@@ -27,12 +28,16 @@ from reminders.adapters.db import dispatchers, messages, reminder_rows, sessions
 from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
 from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
 from reminders.domain.model import (
+    Direction,
     DueReminder,
+    OutboundMessage,
     PhoneNumber,
     PlannedReminder,
     Reminder,
     ReminderStatus,
+    SendOutcome,
     Step,
+    TakenOver,
     UserStatus,
 )
 
@@ -165,18 +170,18 @@ class ReminderRepository:
         )
         return [reminder_from(r) for r in rows]
 
-    def cancel(
-        self, now: datetime, *, user_id: int | None = None, session_id: int | None = None
-    ) -> int:
-        """Cancel every scheduled or in-lease reminder of a user or of a session."""
-        condition = (
-            reminder_rows.c.session_id == session_id
-            if session_id is not None
-            else reminder_rows.c.user_id == user_id
-        )
+    def cancel_for_user(self, user_id: int, now: datetime) -> int:
+        """Cancel every scheduled or claimed reminder of the user; returns how many."""
+        return self._cancel(reminder_rows.c.user_id == user_id, now)
+
+    def cancel_for_session(self, session_id: int, now: datetime) -> int:
+        """Cancel every scheduled or claimed reminder of the session; returns how many."""
+        return self._cancel(reminder_rows.c.session_id == session_id, now)
+
+    def _cancel(self, whose: ColumnElement[bool], now: datetime) -> int:
         result = self._c.execute(
             update(reminder_rows)
-            .where(condition, reminder_rows.c.status.in_(ACTIVE_VALUES))
+            .where(whose, reminder_rows.c.status.in_(ACTIVE_VALUES))
             .values(status=ReminderStatus.CANCELLED.value, updated_at=now)
         )
         return result.rowcount
@@ -199,7 +204,7 @@ class ReminderRepository:
         limit: int,
         claimer: str,
         dead: Sequence[str],
-    ) -> list[tuple[DueReminder, datetime | None]]:
+    ) -> list[TakenOver]:
         """Take over up to `limit` reminders left `sending` by dispatchers that are gone: those
         claimed by one of `dead` or by a dispatcher whose row is gone, those claimed with no
         dispatcher id whose lease ran out, and the claimer's own whose lease ran out (the
@@ -212,7 +217,7 @@ class ReminderRepository:
             "claimer": claimer,
             "dead": list(dead) or ["-"],  # never an id: an empty IN is not portable
         }
-        return self._claim(True, values)
+        return [TakenOver(due, claimed_at) for due, claimed_at in self._claim(True, values)]
 
     def _claim(
         self, take_over: bool, values: dict[str, Any]
@@ -259,41 +264,39 @@ class ReminderRepository:
 
     def finish(
         self,
-        outcomes: Sequence[dict[str, Any]],
+        outcomes: Sequence[SendOutcome],
         now: datetime,
-        sent: Sequence[dict[str, Any]] = (),
+        sent: Sequence[OutboundMessage] = (),
         *,
         claimer: str | None = None,
     ) -> None:
-        """Record the outcome of claimed reminders; each dict has `id`, `status` and optional
-        `due_at`, `attempts`, `provider_sid`, `error_code`, `sent_at`. Only rows still in
-        `sending` change, so a reminder cancelled mid-send stays cancelled; with `claimer`,
-        only rows that dispatcher still holds, so a claim taken over meanwhile is left to its
-        new holder. `sent` are the messages those sends were (rows of `messages`, all with
-        the same keys), recorded whatever became of their reminder. On PostgreSQL it is all
-        one statement."""
-        shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
-        for outcome in outcomes:
-            shapes.setdefault(frozenset(outcome), []).append(outcome)
+        """Record what became of claimed reminders. Only rows still in `sending` change, so a
+        reminder cancelled mid-send stays cancelled; with `claimer`, only rows that dispatcher
+        still holds, so a claim taken over meanwhile is left to its new holder. `sent` are the
+        messages those sends were, recorded whatever became of their reminder. On PostgreSQL
+        it is all one statement."""
         sending = f"reminders.status = '{ReminderStatus.SENDING.value}'"
         if claimer is not None:
             if not _CLAIMER.fullmatch(claimer):
                 raise ValueError("a dispatcher id is 1 to 32 letters and digits")
             sending += f" AND reminders.claimed_by = '{claimer}'"
+        fixed = {"updated_at": now}
         changes: list[InsertRows | UpdateRows] = [
-            UpdateRows(reminder_rows, "id", rows, {"updated_at": now}, sending)
-            for rows in shapes.values()
+            UpdateRows(reminder_rows, "id", rows, fixed, sending)
+            for rows in _outcome_rows(outcomes)
         ]
-        changes.append(InsertRows(messages, sent, {"created_at": now, "updated_at": now}))
+        changes.append(
+            InsertRows(messages, _message_rows(sent), {"created_at": now, "updated_at": now})
+        )
         write(self._c, changes)
 
-    def sent_as(self, reminder_id: int, sid: str) -> Reminder | None:
-        """The reminder whose latest send has the provider SID `sid` (the earlier sends of a
+    def sent_as(self, reminder_id: int, provider_sid: str) -> Reminder | None:
+        """The reminder whose latest send has this provider SID (the earlier sends of a
         reminder sent again no longer match). Found by its id: the SID has no index, which
         would cost every send an index entry."""
         row = self._c.execute(
             select(reminder_rows).where(
-                reminder_rows.c.id == reminder_id, reminder_rows.c.provider_sid == sid
+                reminder_rows.c.id == reminder_id, reminder_rows.c.provider_sid == provider_sid
             )
         ).first()
         return reminder_from(row) if row else None
@@ -302,10 +305,10 @@ class ReminderRepository:
         self,
         reminder_id: int,
         status: ReminderStatus,
-        error: int | None,
+        error_code: int | None,
         now: datetime,
         *,
-        only_from: Iterable[ReminderStatus] | None = None,
+        only_from: Sequence[ReminderStatus] | None = None,
     ) -> bool:
         """Record what the provider said about a sent reminder. With `only_from`, only a row
         in one of those statuses changes (status callbacks race each other). True when the
@@ -314,12 +317,12 @@ class ReminderRepository:
         if only_from is not None:
             query = query.where(reminder_rows.c.status.in_([s.value for s in only_from]))
         result = self._c.execute(
-            query.values(status=status.value, error_code=error, updated_at=now)
+            query.values(status=status.value, error_code=error_code, updated_at=now)
         )
         return result.rowcount == 1
 
     def reschedule_sent(
-        self, reminder_id: int, due_at: datetime, error: int | None, now: datetime
+        self, reminder_id: int, due_at: datetime, error_code: int | None, now: datetime
     ) -> bool:
         """A `sent` reminder the provider could not deliver goes back to `scheduled` at
         `due_at`, for another try. True when the row changed (it was still `sent`)."""
@@ -332,7 +335,7 @@ class ReminderRepository:
             .values(
                 status=ReminderStatus.SCHEDULED.value,
                 due_at=due_at,
-                error_code=error,
+                error_code=error_code,
                 updated_at=now,
             )
         )
@@ -347,8 +350,74 @@ class ReminderRepository:
             ).scalar_one()
         )
 
-    def count_by_status(self) -> dict[str, int]:
+    def count_by_status(self) -> dict[ReminderStatus, int]:
         rows = self._c.execute(
             select(reminder_rows.c.status, func.count()).group_by(reminder_rows.c.status)
         )
-        return {r[0]: r[1] for r in rows}
+        return {ReminderStatus(status): count for status, count in rows}
+
+
+def _outcome_rows(outcomes: Sequence[SendOutcome]) -> list[list[dict[str, Any]]]:
+    """The outcomes as rows of the batch update, one list per set of columns they change:
+    the status alone (cancelled, expired); with `due_at` (waiting, released); an attempt
+    refused (with `due_at` when retried); a message taken. A statement per list, so a
+    column an outcome does not set keeps its value."""
+    settled: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    retried: list[dict[str, Any]] = []
+    taken: list[dict[str, Any]] = []
+    # Per SMS: the status goes as it is (a str), and each shape is one dict display.
+    for o in outcomes:
+        if o.provider_sid is not None:
+            taken.append(
+                {
+                    "id": o.reminder_id,
+                    "status": o.status,
+                    "provider_sid": o.provider_sid,
+                    "sent_at": o.sent_at,
+                    "attempts": o.attempts,
+                    "error_code": None,
+                }
+            )
+        elif o.attempts is not None:
+            if o.due_at is None:
+                refused.append(
+                    {
+                        "id": o.reminder_id,
+                        "status": o.status,
+                        "attempts": o.attempts,
+                        "error_code": o.error_code,
+                    }
+                )
+            else:
+                retried.append(
+                    {
+                        "id": o.reminder_id,
+                        "status": o.status,
+                        "due_at": o.due_at,
+                        "attempts": o.attempts,
+                        "error_code": o.error_code,
+                    }
+                )
+        elif o.due_at is not None:
+            moved.append({"id": o.reminder_id, "status": o.status, "due_at": o.due_at})
+        else:
+            settled.append({"id": o.reminder_id, "status": o.status})
+    return [settled, moved, refused, retried, taken]
+
+
+def _message_rows(sent: Sequence[OutboundMessage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "user_id": m.user_id,
+            "reminder_id": m.reminder_id,
+            "direction": Direction.OUT,
+            "step": m.step,
+            "keyword": m.keyword,
+            "body": m.body,
+            "status": m.status,
+            "provider_sid": m.provider_sid,
+        }
+        for m in sent
+    ]
