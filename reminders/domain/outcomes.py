@@ -71,20 +71,28 @@ def consequence(
         return Consequence(ReminderStatus.SENT)
     if answer.answer is Answer.DELIVERED:
         return Consequence(ReminderStatus.DELIVERED)
-    code = answer.error_code
     if answer.answer is Answer.REFUSED:
         retryable = not answer.permanent
-        stops_user = answer.permanent
     else:
-        retryable = code in RETRY_DELIVERY_CODES
-        stops_user = True
-    user: UserStatus | None = None
-    if stops_user and code in OPTED_OUT_CODES:
-        user = UserStatus.OPTED_OUT
-    elif stops_user and code in INVALID_NUMBER_CODES:
-        user = UserStatus.INVALID
+        retryable = answer.error_code in RETRY_DELIVERY_CODES
+    user = stopped_user(answer)
     if retryable:
         retry_at = now + retry_delay(attempts)
         if retry_at < expires_at:
             return Consequence(ReminderStatus.SCHEDULED, retry_at, user)
     return Consequence(ReminderStatus.FAILED, None, user)
+
+
+def stopped_user(answer: ProviderAnswer) -> UserStatus | None:
+    """The user's new status when `answer` says they opted out (OPTED_OUT_CODES) or their
+    number cannot receive SMS (INVALID_NUMBER_CODES): from an undelivered report, or from a
+    refused send that is permanent. None leaves the user as they are. It is the user part of
+    `consequence`, and needs no reminder: a report about a reply stops its user too."""
+    if answer.answer is Answer.UNDELIVERED or (
+        answer.answer is Answer.REFUSED and answer.permanent
+    ):
+        if answer.error_code in OPTED_OUT_CODES:
+            return UserStatus.OPTED_OUT
+        if answer.error_code in INVALID_NUMBER_CODES:
+            return UserStatus.INVALID
+    return None

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from reminders.domain.model import ReminderStatus, UserStatus
-from reminders.domain.outcomes import INVALID_NUMBER_CODES, OPTED_OUT_CODES, retry_delay
+from reminders.domain.model import Direction, Reminder, ReminderStatus, UserStatus
+from reminders.domain.outcomes import (
+    Answer,
+    Consequence,
+    ProviderAnswer,
+    consequence,
+    stopped_user,
+)
 from reminders.ports import UnitOfWork
 from reminders.services.routine import stop_reminders
 
@@ -30,14 +36,10 @@ _RANK = {
     "undelivered": 3,
     "failed": 3,
 }
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 # What a send can have recorded before any callback: the provider's first answer, or
 # "unknown" when it gave none.
 _RECORDED_BEFORE_CALLBACKS = {"unknown": 0}
-
-# Delivery errors worth another try while the reminder is fresh (queue overflow, handset
-# unreachable); they come in callbacks, after the provider accepted the message.
-RETRY_DELIVERY_CODES = frozenset({30001, 30003})
+_ONLY_FROM_SENT = (ReminderStatus.SENT,)
 
 
 class StatusOutcome(StrEnum):
@@ -61,17 +63,20 @@ def record_status(
     status: str,
     error_code: int | None = None,
 ) -> StatusResult:
-    """Apply one status callback to the message with this provider SID and to its reminder.
+    """Apply one status callback to the message with this provider SID, to its reminder and
+    to its user.
 
-    Returns what happened; an unknown SID or status word changes nothing. A final failure
-    with code 21610 opts the user out, an invalid-number code marks them invalid, and a
-    transient delivery error (30001, 30003) schedules the reminder again while it is fresh."""
+    Returns what happened; an unknown SID or status word changes nothing. A final status is
+    an answer about the message, and `domain.outcomes.consequence` says what it does: the
+    reminder (only while it is still `sent`) is delivered, failed, or scheduled again for a
+    transient delivery error while it is fresh; an opt-out or invalid-number code stops the
+    user."""
     word = status.strip().lower()
     rank = _RANK.get(word)
     if rank is None:
         return StatusResult(StatusOutcome.UNKNOWN_STATUS)
     message = uow.messages.by_provider_sid(message_sid)
-    if message is None or message.direction != "out":
+    if message is None or message.direction != Direction.OUT:
         return StatusResult(StatusOutcome.UNKNOWN_MESSAGE)
     if message.user_id is not None:
         uow.users.lock(message.user_id)  # before the reminder's row: one lock order
@@ -82,54 +87,63 @@ def record_status(
         return StatusResult(StatusOutcome.STALE)
     extra = {"twilio_sid": message_sid, "status": word, "error_code": error}
     logger.info("message status updated", extra={**extra, "user_id": message.user_id})
+    answer = report_answer(word, error)
+    if answer is None:
+        return StatusResult(StatusOutcome.UPDATED)
     retry_at = None
-    if rank == 3 and message.reminder_id is not None:
-        retry_at = _update_reminder(uow, now, message.reminder_id, message_sid, word, error)
-    if failure and message.user_id is not None:
-        _apply_to_user(uow, message.user_id, error, now)
+    if message.reminder_id is not None:
+        reminder = uow.reminders.sent_as(message.reminder_id, message_sid)
+        # A reminder sent again since, or settled already, is not this message's any more.
+        if reminder is not None and reminder.status is ReminderStatus.SENT:
+            result = consequence(
+                answer, attempts=reminder.attempts, expires_at=reminder.expires_at, now=now
+            )
+            retry_at = _update_reminder(uow, reminder, result, error, now)
+    if message.user_id is not None:
+        _apply_to_user(uow, message.user_id, stopped_user(answer), now)
     return StatusResult(StatusOutcome.UPDATED, retry_at)
 
 
-def _update_reminder(
-    uow: UnitOfWork, now: datetime, reminder_id: int, sid: str, word: str, error: int | None
-) -> datetime | None:
-    reminder = uow.reminders.sent_as(reminder_id, sid)
-    if reminder is None or reminder.status is not ReminderStatus.SENT:
-        return None
+def report_answer(word: str, error_code: int | None) -> ProviderAnswer | None:
+    """What a status word of a delivery report says of the message: delivered, or
+    undelivered (`undelivered` and `failed` alike, with the error code). None for a word
+    that is not final: the message is still on its way."""
     if word == "delivered":
-        uow.reminders.set_delivery(
-            reminder.id, ReminderStatus.DELIVERED, None, now, only_from=[ReminderStatus.SENT]
-        )
-        return None
-    if error in RETRY_DELIVERY_CODES:
-        retry_at = now + retry_delay(reminder.attempts)
-        if retry_at < reminder.expires_at and uow.reminders.reschedule_sent(
-            reminder.id, retry_at, error, now
-        ):
-            logger.warning(
-                "reminder undelivered, will retry",
-                extra={
-                    "reminder_id": reminder.id,
-                    "error_code": error,
-                    "retry_at": retry_at.isoformat(),
-                },
-            )
-            return retry_at
-    uow.reminders.set_delivery(
-        reminder.id, ReminderStatus.FAILED, error, now, only_from=[ReminderStatus.SENT]
-    )
-    logger.info("reminder undelivered", extra={"reminder_id": reminder.id, "error_code": error})
+        return ProviderAnswer(Answer.DELIVERED)
+    if word in ("undelivered", "failed"):
+        return ProviderAnswer(Answer.UNDELIVERED, error_code)
     return None
 
 
-def _apply_to_user(uow: UnitOfWork, user_id: int, error: int | None, now: datetime) -> None:
-    if error in OPTED_OUT_CODES:
-        new_status = UserStatus.OPTED_OUT
-    elif error in INVALID_NUMBER_CODES:
-        new_status = UserStatus.INVALID
-    else:
+def _update_reminder(
+    uow: UnitOfWork, reminder: Reminder, result: Consequence, error: int | None, now: datetime
+) -> datetime | None:
+    """Apply `result` to a `sent` reminder, by conditional updates that leave it alone if a
+    racing callback moved it first. Returns when it is tried again, if it is."""
+    if result.retry_at is not None:
+        if not uow.reminders.reschedule_sent(reminder.id, result.retry_at, error, now):
+            return None
+        logger.warning(
+            "reminder undelivered, will retry",
+            extra={
+                "reminder_id": reminder.id,
+                "error_code": error,
+                "retry_at": result.retry_at.isoformat(),
+            },
+        )
+        return result.retry_at
+    uow.reminders.set_delivery(reminder.id, result.reminder, error, now, only_from=_ONLY_FROM_SENT)
+    if result.reminder is ReminderStatus.FAILED:
+        logger.info("reminder undelivered", extra={"reminder_id": reminder.id, "error_code": error})
+    return None
+
+
+def _apply_to_user(uow: UnitOfWork, user_id: int, status: UserStatus | None, now: datetime) -> None:
+    """Stop the user as `status` says, unless they are stopped so already or opted out (an
+    opt-out is theirs to undo, never ours to overwrite)."""
+    if status is None:
         return
     user = uow.users.get(user_id)
-    if user is None or user.status in (new_status, UserStatus.OPTED_OUT):
+    if user is None or user.status in (status, UserStatus.OPTED_OUT):
         return
-    stop_reminders(uow, user, new_status, now)
+    stop_reminders(uow, user, status, now)
