@@ -117,7 +117,7 @@ class Outcome:
     """What ending or recording a session led to."""
 
     next_session: Session | None
-    too_soon: bool = False  # an extra session fewer than 7 days after the last one (R10)
+    too_soon: bool = False  # an extra session fewer than 7 days after the last one (R2, R10)
 
 
 def end_session(
