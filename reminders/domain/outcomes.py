@@ -49,6 +49,11 @@ class Consequence:
     user: UserStatus | None = None
 
 
+# Asked once per SMS sent: the same (immutable) answer each time.
+_SENT = Consequence(ReminderStatus.SENT)
+_DELIVERED = Consequence(ReminderStatus.DELIVERED)
+
+
 def retry_delay(
     attempts: int, *, base_seconds: float = 5.0, cap_seconds: float = 300.0
 ) -> timedelta:
@@ -68,9 +73,9 @@ def consequence(
     reminder fails. Codes in OPTED_OUT_CODES and INVALID_NUMBER_CODES stop the user (a refused
     send only when permanent)."""
     if answer.answer is Answer.TAKEN:
-        return Consequence(ReminderStatus.SENT)
+        return _SENT
     if answer.answer is Answer.DELIVERED:
-        return Consequence(ReminderStatus.DELIVERED)
+        return _DELIVERED
     if answer.answer is Answer.REFUSED:
         retryable = not answer.permanent
     else:

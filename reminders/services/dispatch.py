@@ -1,5 +1,9 @@
 """The dispatcher: claim due reminders, send them, record what happened.
 
+What to do with each claimed reminder, and what the provider's answer does to it, is the send
+policy (sending.py); the threads that send in parallel are the pipeline (pipeline.py). Here:
+claiming batch after batch, and recording outcomes without ever losing one.
+
 Delivery guarantee: a reminder is claimed (status `sending`, the dispatcher's id, a lease in
 `due_at`) and the claim committed before the provider is called; outcomes are committed as
 sends finish, every `record_every` sends or `record_after` seconds, whichever comes first.

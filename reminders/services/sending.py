@@ -136,12 +136,21 @@ def settle(
     if result is None:
         return released(due, attempt.started_at), None, None
     attempts = due.attempts + 1
-    extra = {"reminder_id": due.id, "user_id": due.user_id, "step": due.step}
     if isinstance(result, SentSms):
         status = consequence(_TAKEN, attempts=attempts, expires_at=due.expires_at, now=now)
-        logger.info("reminder sent", extra={**extra, "twilio_sid": result.provider_sid})
+        if logger.isEnabledFor(logging.INFO):  # once per SMS: no log context unless written
+            logger.info(
+                "reminder sent",
+                extra={
+                    "reminder_id": due.id,
+                    "user_id": due.user_id,
+                    "step": due.step,
+                    "twilio_sid": result.provider_sid,
+                },
+            )
         outcome, message = taken(due, attempt.body, result, attempt.started_at, status.reminder)
         return outcome, message, None
+    extra = {"reminder_id": due.id, "user_id": due.user_id, "step": due.step}
     answer = ProviderAnswer(Answer.REFUSED, result.code, result.permanent)
     then = consequence(answer, attempts=attempts, expires_at=due.expires_at, now=now)
     if then.retry_at is not None:
