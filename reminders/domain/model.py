@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from reminders.domain.errors import InvalidInput
 
-MIN_DAYS_BETWEEN_SESSIONS = 7  # R2: a constant, never a setting; see planning.earliest_allowed_date
+MIN_DAYS_BETWEEN_SESSIONS = 7  # R2: a constant, never a setting; see sessions.earliest_allowed_date
 MIN_CADENCE_DAYS = 7  # R3
 MAX_CADENCE_DAYS = 28  # R3
 DEFAULT_CADENCE_DAYS = 14  # R3

@@ -14,12 +14,8 @@ from reminders.domain.model import (
     Schedule,
     UserStatus,
 )
-from reminders.domain.planning import (
-    check_first_session_date,
-    consent_request,
-    next_session_date,
-    plan_session,
-)
+from reminders.domain.planning import plan_session
+from reminders.domain.sessions import check_first_session_date, consent_request, next_session_date
 from reminders.ports import UnitOfWork
 from reminders.services.policy import Policy
 

@@ -22,7 +22,8 @@ from reminders.domain.model import (
     format_wall_time,
     parse_whole_number,
 )
-from reminders.domain.planning import takes_done, zone_for
+from reminders.domain.planning import zone_for
+from reminders.domain.sessions import takes_done
 from reminders.ports import UnitOfWork
 from reminders.services import routine
 from reminders.services.policy import Policy

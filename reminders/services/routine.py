@@ -20,20 +20,18 @@ from reminders.domain.model import (
     parse_cadence,
     parse_wall_time,
 )
-from reminders.domain.planning import (
+from reminders.domain.planning import check_session_time, plan_session, zone_for
+from reminders.domain.sessions import (
     check_first_session_date,
-    check_session_time,
     consent_request,
     ended_on,
     extra_session,
     later_date,
     next_session_date,
-    plan_session,
     projected_dates,
     rescheduled_date,
     restart_date,
     unconfirmed_cutoff,
-    zone_for,
 )
 from reminders.ports import UnitOfWork
 from reminders.services.policy import Policy

@@ -18,6 +18,10 @@ from reminders.domain.model import (
 from reminders.domain.planning import (
     DEFAULT_PLAN,
     DEFAULT_QUIET_HOURS,
+    parse_plan,
+    plan_session,
+)
+from reminders.domain.sessions import (
     check_first_session_date,
     consent_request,
     earliest_feasible_date,
@@ -25,8 +29,6 @@ from reminders.domain.planning import (
     extra_session,
     later_date,
     next_session_date,
-    parse_plan,
-    plan_session,
     rescheduled_date,
     restart_date,
     takes_done,
