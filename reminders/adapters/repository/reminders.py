@@ -367,7 +367,7 @@ def _outcome_rows(outcomes: Sequence[SendOutcome]) -> list[list[dict[str, Any]]]
     refused: list[dict[str, Any]] = []
     retried: list[dict[str, Any]] = []
     taken: list[dict[str, Any]] = []
-    # Per SMS: the status goes as it is (a str), and each shape is one dict display.
+    # Once per SMS, so lean: a status is a str already (JSON writes its value as it is).
     for o in outcomes:
         if o.provider_sid is not None:
             taken.append(
