@@ -103,7 +103,7 @@ class Metrics:
         self._last_tick.set(at.timestamp())
 
     def inbound(self, keyword: str) -> None:
-        """Count one inbound SMS; called by the webhook for each new (not retried) message."""
+        """Count one inbound SMS; called by the intake for each new (not retried) message."""
         self._inbound.labels(keyword).inc()
 
     def rescued(self, outcome: str, count: int) -> None:

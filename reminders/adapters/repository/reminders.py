@@ -26,9 +26,13 @@ from sqlalchemy import (
 
 from reminders.adapters.db import dispatchers, messages, reminder_rows, sessions, users
 from reminders.adapters.repository.batch import InsertRows, UpdateRows, write
-from reminders.adapters.repository.rows import ACTIVE_VALUES, IS_ACTIVE, reminder_from
+from reminders.adapters.repository.rows import (
+    ACTIVE_VALUES,
+    IS_ACTIVE,
+    outbound_values,
+    reminder_from,
+)
 from reminders.domain.model import (
-    Direction,
     DueReminder,
     OutboundMessage,
     PhoneNumber,
@@ -407,17 +411,5 @@ def _outcome_rows(outcomes: Sequence[SendOutcome]) -> list[list[dict[str, Any]]]
     return [settled, moved, refused, retried, taken]
 
 
-def _message_rows(sent: Sequence[OutboundMessage]) -> list[dict[str, Any]]:
-    return [
-        {
-            "user_id": m.user_id,
-            "reminder_id": m.reminder_id,
-            "direction": Direction.OUT,
-            "step": m.step,
-            "keyword": m.keyword,
-            "body": m.body,
-            "status": m.status,
-            "provider_sid": m.provider_sid,
-        }
-        for m in sent
-    ]
+def _message_rows(sent: Sequence[OutboundMessage]) -> list[dict[str, object]]:
+    return [outbound_values(m) for m in sent]
