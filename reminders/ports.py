@@ -1,7 +1,7 @@
 """The service's ports: what services need from the outside world, by role, in domain types.
 
 Adapters implement them (the database in adapters/repository/, the SMS provider in
-adapters/twilio_sms.py); tests/fakes.py implements them in memory."""
+adapters/twilio_sms.py); tests/fakes/ implements them in memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The in-memory unit of work of tests/fakes.py: it implements the ports of reminders/ports.py
+"""The in-memory unit of work of tests/fakes/: it implements the ports of reminders/ports.py
 (checked by mypy here, and by signature at run time) with the SQL repositories' semantics."""
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ from reminders.domain.model import (
     Step,
     UserStatus,
 )
-from tests.fakes import (
+from tests.fakes import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from tests.fakes.reminders import InMemoryReminderRepository
+from tests.fakes.repositories import (
     InMemoryDispatcherRepository,
     InMemoryMessageRepository,
-    InMemoryReminderRepository,
     InMemoryReplyLogRepository,
     InMemorySessionRepository,
-    InMemoryStore,
-    InMemoryUnitOfWork,
-    InMemoryUnitOfWorkFactory,
     InMemoryUserRepository,
 )
 
