@@ -185,6 +185,11 @@ class PlannedSession:
     starts_at: datetime
     reminders: tuple[PlannedReminder, ...]
 
+    def still_ahead(self, now: datetime) -> list[PlannedReminder]:
+        """The reminders to schedule when the session is planned `now`: those whose send
+        time has not passed (a step already past is left out, never sent late)."""
+        return [r for r in self.reminders if r.send_at >= now]
+
 
 @dataclass(frozen=True, slots=True)
 class User:

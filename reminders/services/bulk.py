@@ -66,6 +66,6 @@ def enroll_many(
         )
     session_ids = uow.sessions.add_many(planned, now)
     for session_id, (user_id, session) in zip(session_ids, planned, strict=True):
-        reminders.extend((user_id, session_id, r) for r in session.reminders if r.send_at >= now)
+        reminders.extend((user_id, session_id, r) for r in session.still_ahead(now))
     uow.reminders.add_many(reminders, now)
     return BulkResult(len(fresh), len(entries) - len(fresh))

@@ -106,7 +106,7 @@ def plan_next(
         )
     planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
     session = uow.sessions.add(user.id, planned, now)
-    uow.reminders.add(user.id, session.id, [r for r in planned.reminders if r.send_at >= now], now)
+    uow.reminders.add(user.id, session.id, planned.still_ahead(now), now)
     return session
 
 
@@ -186,7 +186,7 @@ def _replan(
     planned = plan_session(day, user.schedule, policy.plan, policy.quiet_hours)
     uow.reminders.cancel_for_session(session.id, now)
     moved = uow.sessions.move(session.id, planned, session.later_count + (1 if later else 0))
-    uow.reminders.add(user.id, session.id, [r for r in planned.reminders if r.send_at >= now], now)
+    uow.reminders.add(user.id, session.id, planned.still_ahead(now), now)
     return moved
 
 
