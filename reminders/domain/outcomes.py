@@ -101,3 +101,49 @@ def stopped_user(answer: ProviderAnswer) -> UserStatus | None:
         if answer.error_code in INVALID_NUMBER_CODES:
             return UserStatus.INVALID
     return None
+
+
+def stops(current: UserStatus, stop: UserStatus | None) -> bool:
+    """Whether an answer that stops a user as `stop` (see `stopped_user`) changes a user who
+    is `current`: not when they are stopped so already, and never once they opted out (an
+    opt-out is theirs to undo, never ours to overwrite)."""
+    return stop is not None and current not in (stop, UserStatus.OPTED_OUT)
+
+
+# --- delivery reports ---------------------------------------------------------------------
+
+# A message's provider status only moves forward: queued/accepted < sending < sent <
+# delivered | undelivered | failed, and a final status never changes. "unknown" is what a
+# send recorded when the provider's answer carried no status word.
+_RANK = {
+    "unknown": 0,
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+}
+_REPORTED = frozenset(_RANK) - {"unknown"}  # the words a delivery report may carry
+
+
+def statuses_before(word: str) -> list[str] | None:
+    """The recorded statuses a delivery report with status `word` may move a message from
+    (those behind it); None for a word this service does not track (read, canceled ...)."""
+    if word not in _REPORTED:
+        return None
+    rank = _RANK[word]
+    return [status for status, behind in _RANK.items() if behind < rank]
+
+
+def report_answer(word: str, error_code: int | None) -> ProviderAnswer | None:
+    """What a delivery report's status word says of the message: delivered, or undelivered
+    (`undelivered` and `failed` alike, with the error code). None for a word that is not
+    final: the message is still on its way."""
+    if word == "delivered":
+        return ProviderAnswer(Answer.DELIVERED)
+    if word in ("undelivered", "failed"):
+        return ProviderAnswer(Answer.UNDELIVERED, error_code)
+    return None

@@ -1,9 +1,8 @@
 """Status callbacks (docs/rules.md, Sending): what the provider says happened to a message we sent.
 
-Callbacks can arrive late, twice or out of order, so a status only ever moves forward:
-queued/accepted < sending < sent < delivered | undelivered | failed, and a final status never
-changes. Every change is a conditional update, so two callbacks racing each other cannot move
-a message backwards either.
+Callbacks can arrive late, twice or out of order, so a status only ever moves forward
+(`domain.outcomes.statuses_before`). Every change is a conditional update, so two callbacks
+racing each other cannot move a message backwards either.
 """
 
 from __future__ import annotations
@@ -15,30 +14,18 @@ from enum import StrEnum
 
 from reminders.domain.model import Direction, Reminder, ReminderStatus, UserStatus
 from reminders.domain.outcomes import (
-    Answer,
     Consequence,
-    ProviderAnswer,
     consequence,
+    report_answer,
+    statuses_before,
     stopped_user,
+    stops,
 )
 from reminders.ports import UnitOfWork
 from reminders.services.routine import stop_reminders
 
 logger = logging.getLogger(__name__)
 
-_RANK = {
-    "queued": 0,
-    "accepted": 0,
-    "scheduled": 0,
-    "sending": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-}
-# What a send can have recorded before any callback: the provider's first answer, or
-# "unknown" when it gave none.
-_RECORDED_BEFORE_CALLBACKS = {"unknown": 0}
 _ONLY_FROM_SENT = (ReminderStatus.SENT,)
 
 
@@ -72,15 +59,14 @@ def record_status(
     transient delivery error while it is fresh; an opt-out or invalid-number code stops the
     user."""
     word = status.strip().lower()
-    rank = _RANK.get(word)
-    if rank is None:
+    behind = statuses_before(word)
+    if behind is None:
         return StatusResult(StatusOutcome.UNKNOWN_STATUS)
     message = uow.messages.by_provider_sid(message_sid)
     if message is None or message.direction != Direction.OUT:
         return StatusResult(StatusOutcome.UNKNOWN_MESSAGE)
     if message.user_id is not None:
         uow.users.lock(message.user_id)  # before the reminder's row: one lock order
-    behind = [s for s, r in {**_RANK, **_RECORDED_BEFORE_CALLBACKS}.items() if r < rank]
     failure = word in ("undelivered", "failed")
     error = error_code if failure else None
     if not uow.messages.set_status(message_sid, word, error, now, only_from=behind):
@@ -102,17 +88,6 @@ def record_status(
     if message.user_id is not None:
         _apply_to_user(uow, message.user_id, stopped_user(answer), now)
     return StatusResult(StatusOutcome.UPDATED, retry_at)
-
-
-def report_answer(word: str, error_code: int | None) -> ProviderAnswer | None:
-    """What a status word of a delivery report says of the message: delivered, or
-    undelivered (`undelivered` and `failed` alike, with the error code). None for a word
-    that is not final: the message is still on its way."""
-    if word == "delivered":
-        return ProviderAnswer(Answer.DELIVERED)
-    if word in ("undelivered", "failed"):
-        return ProviderAnswer(Answer.UNDELIVERED, error_code)
-    return None
 
 
 def _update_reminder(
@@ -139,11 +114,9 @@ def _update_reminder(
 
 
 def _apply_to_user(uow: UnitOfWork, user_id: int, status: UserStatus | None, now: datetime) -> None:
-    """Stop the user as `status` says, unless they are stopped so already or opted out (an
-    opt-out is theirs to undo, never ours to overwrite)."""
+    """Stop the user as `status` says, when `domain.outcomes.stops` says it changes them."""
     if status is None:
         return
     user = uow.users.get(user_id)
-    if user is None or user.status in (status, UserStatus.OPTED_OUT):
-        return
-    stop_reminders(uow, user, status, now)
+    if user is not None and stops(user.status, status):
+        stop_reminders(uow, user, status, now)

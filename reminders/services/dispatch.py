@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import OutboundMessage, SendOutcome, Step, UserStatus
+from reminders.domain.outcomes import stops
 from reminders.ports import (
     Clock,
     ConcurrentUpdate,
@@ -292,7 +293,7 @@ class Dispatcher:
             uow.reminders.finish(outcomes, at, sent=messages, claimer=claimer)
             for user_id, status in stopped.items():
                 user = users[user_id]
-                if user is not None:
+                if user is not None and stops(user.status, status):
                     stop_reminders(uow, user, status, at)
 
         # Outcomes that stop nobody are a single statement: no transaction needed around it.

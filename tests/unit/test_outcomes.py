@@ -30,8 +30,10 @@ from reminders.domain.outcomes import (
     Answer,
     ProviderAnswer,
     consequence,
+    report_answer,
+    statuses_before,
+    stops,
 )
-from reminders.services.delivery import report_answer
 from reminders.services.sending import Attempt, settle
 
 NOW = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
@@ -197,3 +199,41 @@ def test_the_table_covers_every_code_the_service_knows() -> None:
     known = OPTED_OUT_CODES | INVALID_NUMBER_CODES | RETRY_DELIVERY_CODES | TRANSIENT_CODES
 
     assert set(CODES) == {*known, None, UNKNOWN}
+
+
+@pytest.mark.parametrize(
+    ("current", "stop", "changes"),
+    [
+        (UserStatus.ACTIVE, UserStatus.OPTED_OUT, True),
+        (UserStatus.ACTIVE, UserStatus.INVALID, True),
+        (UserStatus.PAUSED, UserStatus.INVALID, True),
+        (UserStatus.PENDING, UserStatus.OPTED_OUT, True),
+        (UserStatus.INVALID, UserStatus.OPTED_OUT, True),
+        (UserStatus.INVALID, UserStatus.INVALID, False),
+        (UserStatus.OPTED_OUT, UserStatus.OPTED_OUT, False),
+        (UserStatus.OPTED_OUT, UserStatus.INVALID, False),  # an opt-out is the user's
+        (UserStatus.ACTIVE, None, False),
+    ],
+)
+def test_an_answer_stops_a_user_unless_stopped_so_already_or_opted_out(
+    current: UserStatus, stop: UserStatus | None, changes: bool
+) -> None:
+    assert stops(current, stop) is changes
+
+
+@pytest.mark.parametrize(
+    ("word", "before"),
+    [
+        ("queued", []),
+        ("sending", ["unknown", "queued", "accepted", "scheduled"]),
+        ("sent", ["unknown", "queued", "accepted", "scheduled", "sending"]),
+        ("delivered", ["unknown", "queued", "accepted", "scheduled", "sending", "sent"]),
+        ("failed", ["unknown", "queued", "accepted", "scheduled", "sending", "sent"]),
+        ("read", None),
+        ("unknown", None),
+    ],
+)
+def test_a_delivery_report_only_moves_a_message_forward(
+    word: str, before: list[str] | None
+) -> None:
+    assert statuses_before(word) == before

@@ -212,6 +212,26 @@ def test_a_permanent_invalid_number_error_marks_the_user_invalid(
     assert statuses(factory)[Step.ROLL] is ReminderStatus.CANCELLED
 
 
+def test_a_refused_send_never_overwrites_an_opt_out_made_while_it_was_sending(
+    factory: InMemoryUnitOfWorkFactory,
+    dispatcher: Dispatcher,
+    sender: FakeSmsSender,
+    clock: FakeClock,
+) -> None:
+    user_id = enroll(factory, clock, confirmed=True)
+    clock.set(HEADS_UP_AT)
+
+    def opt_out_meanwhile(_to: object, _body: str) -> None:
+        factory.store.tables.users[user_id].status = UserStatus.OPTED_OUT  # a STOP came in
+
+    sender.before_send = opt_out_meanwhile
+    sender.fail_with(SmsSendError("not a mobile number", code=21614, permanent=True))
+
+    dispatcher.dispatch_due()
+
+    assert factory.store.tables.users[user_id].status is UserStatus.OPTED_OUT
+
+
 def test_a_reminder_past_its_freshness_expires_instead_of_being_sent(
     factory: InMemoryUnitOfWorkFactory,
     dispatcher: Dispatcher,
