@@ -7,10 +7,16 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from reminders.domain.model import DEFAULT_CADENCE_DAYS, UserStatus
+from reminders.domain.model import (
+    DEFAULT_CADENCE_DAYS,
+    MAX_CADENCE_DAYS,
+    MIN_CADENCE_DAYS,
+    UserStatus,
+)
 from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS
 from reminders.services.operations import MAX_USER_ID
 
+_CADENCES = f"{MIN_CADENCE_DAYS}-{MAX_CADENCE_DAYS}"
 DESCRIPTION = "The operator's command line of the roller reminders service."
 EPILOG = (
     "Settings come from the environment, as for the service (REMINDERS_DATABASE_URL ...). "
@@ -79,7 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "--cadence",
             type=_whole_number,
             default=DEFAULT_CADENCE_DAYS,
-            help=f"days between sessions, 7-28 (default {DEFAULT_CADENCE_DAYS})",
+            help=f"days between sessions, {_CADENCES} (default {DEFAULT_CADENCE_DAYS})",
         )
         target.add_argument(
             "--first-date", type=_date, help="local date of the first session (with --confirmed)"
@@ -101,7 +107,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     update = command(actions, "update", "change a user's session time, cadence or zone")
     update.add_argument("user_id", type=_user_id)
     update.add_argument("--time", help="new session time HH:MM")
-    update.add_argument("--cadence", type=_whole_number, help="new cadence in days, 7-28")
+    update.add_argument("--cadence", type=_whole_number, help=f"new cadence in days, {_CADENCES}")
     update.add_argument("--timezone", help="new IANA zone")
     command(actions, "pause", "stop a user's reminders").add_argument("user_id", type=_user_id)
     command(actions, "resume", "resume a paused user").add_argument("user_id", type=_user_id)
