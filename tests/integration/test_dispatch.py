@@ -192,18 +192,18 @@ def test_first_session_date_is_honoured(container: Container) -> None:
     assert session.starts_at.astimezone(UTC).time() == time(0, 0)  # 20:00 EDT
 
 
-def test_the_claim_query_uses_the_due_index(container: Container) -> None:
+def update_plan(container: Container, run: Callable[[ReminderRepository, datetime], Any]) -> str:
+    """The query plan of the UPDATE that `run` sends through a repository, at the clock's now."""
     executed: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         executed.append((statement, parameters))
 
-    now = container.clock.now()
     with container.engine.connect() as connection:
         event.listen(connection, "before_cursor_execute", capture)
-        ReminderRepository(connection).claim_due(now, now + timedelta(seconds=60), 200)
+        run(ReminderRepository(connection), container.clock.now())
         event.remove(connection, "before_cursor_execute", capture)
-        # The claiming UPDATE, exactly as sent (SQLite's BEGIN comes before it).
+        # The UPDATE, exactly as sent (SQLite's BEGIN comes before it).
         statement, parameters = next(e for e in executed if e[0].startswith("UPDATE"))
         if connection.dialect.name == "postgresql":
             # The test table is tiny: forbid the sequential scan to see that the index serves.
@@ -211,8 +211,16 @@ def test_the_claim_query_uses_the_due_index(container: Container) -> None:
         explain = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
         plan = connection.exec_driver_sql(explain + statement, parameters).all()
         connection.rollback()
+    return " ".join(str(row) for row in plan)
 
-    assert "ix_reminders_due" in " ".join(str(row) for row in plan)
+
+def test_the_claim_query_uses_the_due_index(container: Container) -> None:
+    plan = update_plan(
+        container,
+        lambda repository, now: repository.claim_due(now, now + timedelta(seconds=60), 200),
+    )
+
+    assert "ix_reminders_due" in plan
 
 
 def test_a_cancelled_reminder_stays_cancelled_when_its_send_finishes(
@@ -280,24 +288,12 @@ def test_a_user_with_an_unknown_zone_fails_alone_and_the_batch_goes_on(
 
 
 def test_the_watch_finds_unsettled_claims_through_the_due_index(container: Container) -> None:
-    executed: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        executed.append((statement, parameters))
-
-    now = container.clock.now()
-    with container.engine.connect() as connection:
-        event.listen(connection, "before_cursor_execute", capture)
-        ReminderRepository(connection).take_over(
+    plan = update_plan(
+        container,
+        lambda repository, now: repository.take_over(
             now, now + timedelta(seconds=60), 200, "a" * 32, []
-        )
-        event.remove(connection, "before_cursor_execute", capture)
-        statement, parameters = next(e for e in executed if e[0].startswith("UPDATE"))
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET enable_seqscan = off")
-        explain = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-        plan = connection.exec_driver_sql(explain + statement, parameters).all()
-        connection.rollback()
+        ),
+    )
 
     # Every half second: a range of the due index, never a scan of every reminder.
-    assert "ix_reminders_due" in " ".join(str(row) for row in plan)
+    assert "ix_reminders_due" in plan
