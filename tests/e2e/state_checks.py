@@ -1,10 +1,13 @@
 """What must hold of the stored state whatever requests came before: the fuzz tests check it
-after every generated request."""
+after every generated request. Also what those tests share to run: their Hypothesis settings
+and the time that passes between requests."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 
 from reminders.adapters.db import messages, reminder_rows, sessions, users
@@ -18,7 +21,7 @@ from reminders.domain.model import (
 )
 from reminders.domain.planning import zone_for
 from reminders.services import routine
-from tests.fakes import FakeSmsSender
+from tests.fakes import FakeClock, FakeSmsSender
 
 # Twilio's error codes have five digits; the webhook keeps at most nine, well inside int4.
 MAX_STORED_ERROR_CODE = 10**9 - 1
@@ -97,6 +100,27 @@ def dispatch_outside_quiet_hours(container: Container, sender: FakeSmsSender) ->
         )
     for sent in sender.sent[already:]:
         assert not quiet.contains_instant(sent.at, zone_for(zones[sent.to])), sent
+
+
+def pass_time(
+    container: Container, clock: FakeClock, sender: FakeSmsSender, wait: timedelta | None
+) -> None:
+    """With a `wait`, move the clock on by it and dispatch as the scheduler would meanwhile."""
+    if wait is not None:
+        clock.advance(wait)
+        dispatch_outside_quiet_hours(container, sender)
+
+
+def fuzz_settings(examples: int) -> settings:
+    """`examples` requests a run, derandomized so that CI sees the same ones each time; the
+    function-scoped fixtures (one app and database) serve every example of a run."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 def error_shape(body: Any) -> bool:

@@ -17,13 +17,13 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reminders.bootstrap import Container
 from reminders.services.operations import encode_cursor
 from tests.conftest import DATABASES, both_databases
-from tests.e2e.state_checks import check_stored_state, dispatch_outside_quiet_hours, error_shape
+from tests.e2e.state_checks import check_stored_state, error_shape, fuzz_settings, pass_time
 from tests.fakes import FakeClock, FakeSmsSender
 
 
@@ -209,13 +209,7 @@ def seeded(client: TestClient, container: Container) -> TestClient:
     return client
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(EXAMPLES)
 @given(call=requests(), wait=st.sampled_from([None] * 4 + [timedelta(hours=6)]))
 def test_admin_api_never_fails_and_always_says_what_is_wrong(
     seeded: TestClient,
@@ -225,9 +219,7 @@ def test_admin_api_never_fails_and_always_says_what_is_wrong(
     call: tuple[str, str, dict[str, str], bytes | None],
     wait: timedelta | None,
 ) -> None:
-    if wait is not None:
-        clock.advance(wait)
-        dispatch_outside_quiet_hours(container, sender)
+    pass_time(container, clock, sender, wait)
     method, path, query, content = call
 
     response = seeded.request(

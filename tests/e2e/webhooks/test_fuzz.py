@@ -13,14 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from reminders.bootstrap import Container
 from reminders.entrypoints.webhooks import MAX_BODY_BYTES
 from tests.conftest import DATABASES, both_databases
 from tests.e2e.conftest import AUTH
-from tests.e2e.state_checks import check_stored_state, dispatch_outside_quiet_hours
+from tests.e2e.state_checks import check_stored_state, fuzz_settings, pass_time
 from tests.e2e.webhook_support import PHONE, STRANGER, enroll_user
 from tests.fakes import FakeClock, FakeSmsSender
 from tests.twilio_webhooks import (
@@ -198,14 +198,6 @@ def _post(
         assert response.headers["content-type"].startswith("application/xml")
 
 
-def _pass_time(
-    container: Container, clock: FakeClock, sender: FakeSmsSender, wait: timedelta | None
-) -> None:
-    if wait is not None:
-        clock.advance(wait)
-        dispatch_outside_quiet_hours(container, sender)
-
-
 def _set_or_drop(params: dict[str, str], values: dict[str, str | None]) -> None:
     for key, value in values.items():
         if value is None:
@@ -214,13 +206,7 @@ def _set_or_drop(params: dict[str, str], values: dict[str, str | None]) -> None:
             params[key] = value
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(EXAMPLES)
 @given(
     phone=st.one_of(st.none(), phones),
     body=st.one_of(st.none(), bodies),
@@ -245,7 +231,7 @@ def test_inbound_webhook_never_fails_on_any_form(
     padding: int,
     wait: timedelta | None,
 ) -> None:
-    _pass_time(container, clock, sender, wait)
+    pass_time(container, clock, sender, wait)
     params = population.inbound_params(PHONE, "")
     params.update(extra)
     _set_or_drop(
@@ -263,13 +249,7 @@ def test_inbound_webhook_never_fails_on_any_form(
     check_stored_state(container)
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(EXAMPLES)
 @given(
     sid=st.one_of(st.none(), sids),
     status=st.one_of(st.none(), message_statuses),
@@ -294,7 +274,7 @@ def test_status_webhook_never_fails_on_any_form(
     padding: int,
     wait: timedelta | None,
 ) -> None:
-    _pass_time(container, clock, sender, wait)
+    pass_time(container, clock, sender, wait)
     params = population.status_params("", "sent")
     params.update(extra)
     _set_or_drop(
