@@ -15,13 +15,13 @@ from reminders.domain.model import PhoneNumber
 from tests.fake_twilio import (
     TEST_ACCOUNT_SID,
     TEST_AUTH_TOKEN,
-    TEST_FROM_NUMBER,
     TEST_MESSAGING_SERVICE_SID,
     FakeTwilio,
     Fault,
     running_fake_twilio,
 )
 from tests.fakes import FakeClock
+from tests.integration.twilio_support import make_sender
 
 TO = PhoneNumber("+14155550123")
 OTHER = PhoneNumber("+14155550199")
@@ -40,18 +40,6 @@ def twilio_clock() -> FakeClock:
 def fake(twilio_clock: FakeClock) -> Iterator[FakeTwilio]:
     with running_fake_twilio(clock=twilio_clock.now) as server:
         yield server
-
-
-def make_sender(fake: FakeTwilio, **overrides: object) -> TwilioSmsSender:
-    options: dict[str, object] = {
-        "account_sid": TEST_ACCOUNT_SID,
-        "auth_token": TEST_AUTH_TOKEN,
-        "from_number": TEST_FROM_NUMBER,
-        "api_url": fake.url,
-        "timeout_seconds": 5,
-    }
-    options.update(overrides)
-    return TwilioSmsSender(**options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.fake_twilio import (
     running_fake_twilio,
 )
 from tests.forward_proxy import running_forward_proxy
+from tests.integration import twilio_support
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATUS_CALLBACK_URL = "https://reminders.example.com/twilio/status"
@@ -44,16 +45,10 @@ def fake() -> Iterator[FakeTwilio]:
 
 
 def make_sender(fake: FakeTwilio, **overrides: object) -> TwilioSmsSender:
-    options: dict[str, object] = {
-        "account_sid": TEST_ACCOUNT_SID,
-        "auth_token": TEST_AUTH_TOKEN,
-        "from_number": TEST_FROM_NUMBER,
-        "status_callback_url": STATUS_CALLBACK_URL,
-        "api_url": fake.url,
-        "timeout_seconds": 5,
-    }
-    options.update(overrides)
-    return TwilioSmsSender(**options)  # type: ignore[arg-type]
+    """A sender that reaches `fake` and asks for status callbacks unless told otherwise."""
+    return twilio_support.make_sender(
+        fake, **{"status_callback_url": STATUS_CALLBACK_URL, **overrides}
+    )
 
 
 @pytest.fixture
