@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from reminders.domain import messages as texts
 from reminders.domain.conversation import Keyword
 from reminders.domain.model import (
@@ -18,35 +16,15 @@ from reminders.domain.model import (
     Step,
     UserStatus,
 )
-from reminders.services import routine
 from reminders.services.conversation import InboundResult, handle_inbound
-from reminders.services.policy import Policy
 from tests.fakes import FakeClock, InMemoryUnitOfWorkFactory, SessionRow, UserRow
+from tests.unit.in_memory import PHONE, POLICY, enroll
 
-POLICY = Policy()
-PHONE = PhoneNumber("+14155550123")
 STRANGER = PhoneNumber("+14155550199")
 # The clock starts on Mon 2 March 2026, 10:00 in New York (tests/conftest.py); a confirmed
 # user's first session is Tue 3 March at 20:00.
 SESSION_START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
 _sids = itertools.count(1)
-
-
-@pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
-
-
-def enroll(factory: InMemoryUnitOfWorkFactory, clock: FakeClock, *, confirmed: bool = True) -> int:
-    schedule = routine.make_schedule(
-        POLICY, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with factory() as uow:
-        user = routine.enroll(
-            uow, POLICY, clock.now(), phone=PHONE, schedule=schedule, consent_confirmed=confirmed
-        )
-        uow.commit()
-    return user.id
 
 
 def text(
@@ -87,7 +65,7 @@ def pending_steps(factory: InMemoryUnitOfWorkFactory) -> list[Step]:
 def test_yes_confirms_consent_and_plans_the_first_session(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=False)
+    user_id = enroll(factory, clock, confirmed=False).id
 
     reply = text(factory, clock, "yes")
 
@@ -172,7 +150,7 @@ def test_a_fourth_later_is_refused_and_moves_nothing(
 def test_stop_opts_out_and_cancels_every_pending_reminder(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
-    user_id = enroll(factory, clock)
+    user_id = enroll(factory, clock).id
 
     reply = text(factory, clock, "STOP")
 
@@ -185,7 +163,7 @@ def test_stop_opts_out_and_cancels_every_pending_reminder(
 def test_help_answers_and_changes_nothing(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
-    user_id = enroll(factory, clock)
+    user_id = enroll(factory, clock).id
     before = pending_steps(factory)
 
     reply = text(factory, clock, "help")
@@ -212,7 +190,7 @@ def test_a_retried_message_sid_changes_nothing_and_gets_no_reply(
 def test_a_members_message_and_the_reply_are_recorded(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
-    user_id = enroll(factory, clock)
+    user_id = enroll(factory, clock).id
 
     result = text(factory, clock, "Next?")
 

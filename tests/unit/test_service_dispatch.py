@@ -10,32 +10,23 @@ import pytest
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import (
     Direction,
-    PhoneNumber,
     ReminderStatus,
     SessionStatus,
     Step,
     UserStatus,
 )
-from reminders.services import routine
 from reminders.services.dispatch import Dispatcher
-from reminders.services.policy import Policy
 from tests.fakes import (
     FakeClock,
     FakeSmsSender,
     InMemoryUnitOfWorkFactory,
     ReminderRow,
 )
+from tests.unit.in_memory import PHONE, POLICY, enroll
 
-POLICY = Policy()
-PHONE = PhoneNumber("+14155550123")
 # The clock starts on Mon 2 March 2026, 10:00 in New York (tests/conftest.py). A confirmed
 # user's first session is Tue 3 March at 20:00; its heads-up is due on 2 March at 20:00.
 HEADS_UP_AT = datetime(2026, 3, 3, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
 
 
 @pytest.fixture
@@ -43,18 +34,6 @@ def dispatcher(
     factory: InMemoryUnitOfWorkFactory, sender: FakeSmsSender, clock: FakeClock
 ) -> Dispatcher:
     return Dispatcher(uow_factory=factory, sender=sender, clock=clock, policy=POLICY)
-
-
-def enroll(factory: InMemoryUnitOfWorkFactory, clock: FakeClock, *, confirmed: bool) -> int:
-    schedule = routine.make_schedule(
-        POLICY, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with factory() as uow:
-        user = routine.enroll(
-            uow, POLICY, clock.now(), phone=PHONE, schedule=schedule, consent_confirmed=confirmed
-        )
-        uow.commit()
-    return user.id
 
 
 def reminder(factory: InMemoryUnitOfWorkFactory, step: Step) -> ReminderRow:
@@ -72,7 +51,7 @@ def test_a_due_reminder_is_sent_and_recorded_with_its_message(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=False)
+    user_id = enroll(factory, clock, confirmed=False).id
 
     report = dispatcher.dispatch_due()
 
@@ -177,7 +156,7 @@ def test_a_permanent_opted_out_error_opts_the_user_out_and_cancels_the_rest(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True)
+    user_id = enroll(factory, clock, confirmed=True).id
     clock.set(HEADS_UP_AT)
     sender.fail_with(SmsSendError("unsubscribed recipient", code=21610, permanent=True))
 
@@ -202,7 +181,7 @@ def test_a_permanent_invalid_number_error_marks_the_user_invalid(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True)
+    user_id = enroll(factory, clock, confirmed=True).id
     clock.set(HEADS_UP_AT)
     sender.fail_with(SmsSendError("not a mobile number", code=21614, permanent=True))
 
@@ -218,7 +197,7 @@ def test_a_refused_send_never_overwrites_an_opt_out_made_while_it_was_sending(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True)
+    user_id = enroll(factory, clock, confirmed=True).id
     clock.set(HEADS_UP_AT)
 
     def opt_out_meanwhile(_to: object, _body: str) -> None:
@@ -274,7 +253,7 @@ def test_a_paused_users_reminder_is_cancelled_not_sent(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True)
+    user_id = enroll(factory, clock, confirmed=True).id
     with factory() as uow:  # behind the dispatcher's back, as another replica would do it
         uow.users.set_status(user_id, UserStatus.PAUSED, clock.now())
         uow.commit()
@@ -292,7 +271,7 @@ def test_a_consent_question_to_a_user_who_consented_meanwhile_is_cancelled(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=False)
+    user_id = enroll(factory, clock, confirmed=False).id
     with factory() as uow:
         uow.users.set_status(user_id, UserStatus.ACTIVE, clock.now())
         uow.commit()

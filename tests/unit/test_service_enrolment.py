@@ -8,50 +8,16 @@ import pytest
 
 from reminders.domain.errors import Conflict, InvalidInput
 from reminders.domain.model import (
-    PhoneNumber,
     ReminderStatus,
     SessionStatus,
     Step,
-    User,
     UserStatus,
 )
-from reminders.services import routine
-from reminders.services.policy import Policy
 from tests.fakes import FakeClock, InMemoryUnitOfWorkFactory, ReminderRow
+from tests.unit.in_memory import enroll
 
-POLICY = Policy()
-PHONE = PhoneNumber("+14155550123")
 # The clock starts on Mon 2 March 2026, 10:00 in New York (tests/conftest.py).
 SESSION_START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)  # Tue 3 March, 20:00
-
-
-@pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
-
-
-def enroll(
-    factory: InMemoryUnitOfWorkFactory,
-    clock: FakeClock,
-    *,
-    confirmed: bool = True,
-    first_session_date: date | None = None,
-) -> User:
-    schedule = routine.make_schedule(
-        POLICY, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with factory() as uow:
-        user = routine.enroll(
-            uow,
-            POLICY,
-            clock.now(),
-            phone=PHONE,
-            schedule=schedule,
-            first_session_date=first_session_date,
-            consent_confirmed=confirmed,
-        )
-        uow.commit()
-    return user
 
 
 def reminders(factory: InMemoryUnitOfWorkFactory) -> list[ReminderRow]:

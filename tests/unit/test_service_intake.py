@@ -76,11 +76,6 @@ class RecordingObserver:
 
 
 @pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
-
-
-@pytest.fixture
 def spool() -> MemorySpool:
     return MemorySpool()
 
@@ -115,6 +110,14 @@ def user_id(factory: InMemoryUnitOfWorkFactory, clock: FakeClock) -> int:
 
 def status(factory: InMemoryUnitOfWorkFactory, user_id: int) -> UserStatus:
     return factory.store.tables.users[user_id].status
+
+
+def kept_during_an_outage(intake: Intake, factory: InMemoryUnitOfWorkFactory, *bodies: str) -> None:
+    """Each of `bodies` comes in while the database is away, so the spool keeps it."""
+    factory.store.unavailable = True
+    for body in bodies:
+        intake.inbound_sms(PHONE, body, sid())
+    factory.store.unavailable = False
 
 
 def test_an_sms_is_applied_at_once_answered_and_counted(
@@ -183,9 +186,7 @@ def test_any_other_kept_message_gets_no_reply(
 def test_a_new_message_waits_behind_kept_ones_to_keep_their_order(
     intake: Intake, factory: InMemoryUnitOfWorkFactory, spool: MemorySpool, user_id: int
 ) -> None:
-    factory.store.unavailable = True
-    intake.inbound_sms(PHONE, "STOP", sid())
-    factory.store.unavailable = False
+    kept_during_an_outage(intake, factory, "STOP")
 
     answer = intake.inbound_sms(PHONE, "START", sid())
 
@@ -201,10 +202,7 @@ def test_the_replay_applies_kept_messages_in_order_and_counts_them(
     spool: MemorySpool,
     user_id: int,
 ) -> None:
-    factory.store.unavailable = True
-    intake.inbound_sms(PHONE, "PAUSE", sid())
-    intake.inbound_sms(PHONE, "STOP", sid())
-    factory.store.unavailable = False
+    kept_during_an_outage(intake, factory, "PAUSE", "STOP")
 
     report = intake.replay()
 
@@ -227,9 +225,7 @@ def test_a_full_spool_during_an_outage_refuses_the_webhook(
 def test_a_full_spool_behind_waiting_ones_applies_the_message_out_of_order(
     intake: Intake, factory: InMemoryUnitOfWorkFactory, spool: MemorySpool, user_id: int
 ) -> None:
-    factory.store.unavailable = True
-    intake.inbound_sms(PHONE, "PAUSE", sid())
-    factory.store.unavailable = False
+    kept_during_an_outage(intake, factory, "PAUSE")
     spool.full = True
 
     answer = intake.inbound_sms(PHONE, "STOP", sid())

@@ -23,11 +23,6 @@ POLICY = Policy()
 
 
 @pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
-
-
-@pytest.fixture
 def operations(factory: InMemoryUnitOfWorkFactory, clock: FakeClock) -> Operations:
     return Operations(factory, clock, POLICY)
 

@@ -8,11 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from reminders.domain.model import PhoneNumber, ReminderStatus, UserStatus
-from reminders.services import routine
+from reminders.domain.model import ReminderStatus, UserStatus
 from reminders.services.delivery import StatusOutcome, StatusResult, record_status
 from reminders.services.dispatch import Dispatcher
-from reminders.services.policy import Policy
 from tests.fakes import (
     FakeClock,
     FakeSmsSender,
@@ -20,25 +18,13 @@ from tests.fakes import (
     MessageRow,
     ReminderRow,
 )
-
-POLICY = Policy()
-PHONE = PhoneNumber("+14155550123")
-
-
-@pytest.fixture
-def factory() -> InMemoryUnitOfWorkFactory:
-    return InMemoryUnitOfWorkFactory()
+from tests.unit.in_memory import POLICY, enroll
 
 
 @pytest.fixture
 def sid(factory: InMemoryUnitOfWorkFactory, clock: FakeClock, sender: FakeSmsSender) -> str:
     """The provider SID of the consent question, just sent to a pending user."""
-    schedule = routine.make_schedule(
-        POLICY, timezone="America/New_York", session_time="20:00", cadence_days=14
-    )
-    with factory() as uow:
-        routine.enroll(uow, POLICY, clock.now(), phone=PHONE, schedule=schedule)
-        uow.commit()
+    enroll(factory, clock, confirmed=False)
     Dispatcher(uow_factory=factory, sender=sender, clock=clock, policy=POLICY).dispatch_due()
     [sms] = sender.sent
     return sms.sid
