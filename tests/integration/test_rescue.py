@@ -15,6 +15,7 @@ from config.settings import Settings
 from reminders.adapters.db import messages, reminder_rows
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container, bootstrap
+from reminders.services.delivery import record_status
 from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import reminder_text
 from reminders.domain.model import DueReminder, PhoneNumber, User
@@ -40,6 +41,17 @@ def monotonic() -> FakeMonotonic:
     return FakeMonotonic()
 
 
+def _replica(
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+) -> Container:
+    """A dispatcher replica on the test database whose watch reads time from `monotonic`."""
+    liveness = Liveness(dead_after=DEAD_AFTER, monotonic=monotonic)
+    return bootstrap(make_settings(), clock=clock, sender=sender, liveness=liveness)
+
+
 @pytest.fixture
 def survivor(
     make_settings: Callable[..., Settings],
@@ -47,8 +59,7 @@ def survivor(
     sender: FakeSmsSender,
     monotonic: FakeMonotonic,
 ) -> Iterator[Container]:
-    liveness = Liveness(dead_after=DEAD_AFTER, monotonic=monotonic)
-    container = bootstrap(make_settings(), clock=clock, sender=sender, liveness=liveness)
+    container = _replica(make_settings, clock, sender, monotonic)
     yield container
     container.close()
 
@@ -199,12 +210,7 @@ def test_one_survivor_of_two_takes_the_ghosts_claims(
     monotonic: FakeMonotonic,
     make_settings: Callable[..., Settings],
 ) -> None:
-    other = bootstrap(
-        make_settings(),
-        clock=clock,
-        sender=sender,
-        liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
-    )
+    other = _replica(make_settings, clock, sender, monotonic)
     try:
         _ghost_claims(survivor, send_with=sender)
         survivor.watch()
@@ -247,7 +253,9 @@ def test_a_dispatcher_starting_with_two_beats_at_once_never_judges_itself_dead(
 class _LookupCrash(FakeSmsSender):
     """A provider whose lookups fail in a way the rescue does not expect."""
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         raise RuntimeError("the rescuer dies here")
 
 
@@ -258,24 +266,14 @@ def test_claims_taken_over_by_a_rescuer_that_dies_too_are_rescued_at_once(
     monotonic: FakeMonotonic,
     make_settings: Callable[..., Settings],
 ) -> None:
-    doomed = bootstrap(
-        make_settings(),
-        clock=clock,
-        sender=_LookupCrash(clock),
-        liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
-    )
+    doomed = _replica(make_settings, clock, _LookupCrash(clock), monotonic)
     try:
         due = _ghost_claims(doomed, send_with=sender)
         _judge_ghost_dead(doomed, clock, monotonic)
         doomed.watch()  # takes the ghost's claims over, then fails asking the provider
         assert _reminder(doomed, due.id)["claimed_by"] == doomed.dispatcher.watch.dispatcher_id
         doomed.dispatcher.watch.retire()  # and is gone
-        other = bootstrap(
-            make_settings(),
-            clock=clock,
-            sender=sender,
-            liveness=Liveness(dead_after=DEAD_AFTER, monotonic=monotonic),
-        )
+        other = _replica(make_settings, clock, sender, monotonic)
         try:
             report = other.watch()  # no waiting: nobody is behind those claims any more
         finally:
@@ -315,3 +313,43 @@ def test_sends_whose_record_failed_for_good_are_settled_once_their_lease_runs_ou
     assert untouched_while_leased == []
     assert report.found == 1 and len(sender.sent) == 1
     assert _outbound_sids(survivor) == [sender.sent[0].sid]
+
+
+def _sent_then_undelivered(survivor: Container, clock: FakeClock, sender: FakeSmsSender) -> str:
+    """The consent question is sent and recorded, then reported undelivered with a code that
+    is retried: the reminder is `scheduled` again, keeping its first send's SID and time."""
+    survivor.dispatch_due()
+    (first,) = sender.sent
+    with survivor.uow() as uow:
+        record_status(
+            uow, clock.now(), message_sid=first.sid, status="undelivered", error_code=30003
+        )
+        uow.commit()
+    clock.advance(timedelta(seconds=6))  # the retry's backoff
+    return first.sid
+
+
+@pytest.mark.parametrize("ghost_sent_the_retry", [False, True])
+def test_the_rescue_of_a_retry_never_takes_the_earlier_send_for_it(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+    ghost_sent_the_retry: bool,
+) -> None:
+    first_sid = _sent_then_undelivered(survivor, clock, sender)
+    due = _ghost_claims(survivor, send_with=sender if ghost_sent_the_retry else None)
+    _judge_ghost_dead(survivor, clock, monotonic)
+
+    report = survivor.watch()
+    again = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.released) == ((1, 0) if ghost_sent_the_retry else (0, 1))
+    assert (again.found, again.released, again.unverified) == (0, 0, 0)
+    assert len(sender.sent) == 2
+    retry_sid = sender.sent[1].sid
+    row = _reminder(survivor, due.id)
+    assert (row["status"], row["provider_sid"]) == ("sent", retry_sid)
+    assert _outbound_sids(survivor) == [first_sid, retry_sid]
