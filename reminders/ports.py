@@ -64,9 +64,15 @@ class SmsSender(Protocol):
         """
         ...
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         """Ask the provider whether it already took an SMS: the message it accepted for `to`
         with exactly `body`, created at or after `since` (timezone-aware UTC).
+
+        `excluding` is a provider message id known not to be the message looked for (an
+        earlier send of the same reminder, already recorded): that message never matches, and
+        the earliest other match is returned.
 
         Returns the provider's message id and current status word for the earliest such
         message (any status: a message that later failed was still taken), or None when the
@@ -337,6 +343,10 @@ class MessageRepository(Protocol):
 
     def for_user(self, user_id: int, limit: int) -> list[MessageRecord]:
         """The user's messages, newest first."""
+        ...
+
+    def opted_out_since(self, user_id: int, since: datetime) -> bool:
+        """True when the user sent a message read as STOP that was received after `since`."""
         ...
 
     def erase_bodies(self, user_id: int, now: datetime) -> None: ...

@@ -22,7 +22,9 @@ class ConsoleSmsSender:
         logger.info("console SMS", extra={"to": to.masked(), "sms_body": body, "twilio_sid": sid})
         return SentSms(sid, "sent")
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         """Always raises SmsLookupError: the log lines are the only record of what this
         backend sent, and nothing reads them back, so it cannot say (not even after a
         restart) whether a message went out."""

@@ -339,9 +339,12 @@ class TwilioSmsSender:
         )
         return SentSms(provider_sid=sid, status=status)
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         """The earliest message Twilio accepted for `to` with exactly `body`, created at or
-        after `since` (to the second, as Twilio keeps it), or None when it has none.
+        after `since` (to the second, as Twilio keeps it), other than the message whose SID is
+        `excluding`, or None when it has none.
 
         Reads the account's messages to `to`, newest first, LOOKUP_PAGE_SIZE at a time, until
         one was created before `since`. Raises SmsLookupError for whatever `send` would call
@@ -358,7 +361,7 @@ class TwilioSmsSender:
         cutoff = since.astimezone(UTC).replace(microsecond=0)
         client = self._borrow()
         try:
-            found = self._search(client, to, body, cutoff)
+            found = self._search(client, to, body, cutoff, excluding)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise self._lookup_refused(to, _refusal(exc)) from None  # exc may quote the number
         except pycurl.error as exc:
@@ -387,7 +390,9 @@ class TwilioSmsSender:
             )
         return found
 
-    def _search(self, client: Any, to: PhoneNumber, body: str, cutoff: datetime) -> SentSms | None:
+    def _search(
+        self, client: Any, to: PhoneNumber, body: str, cutoff: datetime, excluding: str | None
+    ) -> SentSms | None:
         # No DateSent> filter: Twilio leaves date_sent empty while it still queues a message,
         # so that filter would hide exactly the messages a crash most likely left unrecorded.
         # Twilio lists newest first by date_created, so the To filter and reading until a
@@ -405,9 +410,11 @@ class TwilioSmsSender:
                 if created < cutoff:
                     return earliest
                 # The To filter is checked again: a server that ignored it must not make
-                # another number's message count as this one's.
-                if message.to == str(to) and message.body == body and message.sid:
-                    earliest = SentSms(str(message.sid), twilio_status_word(message.status))
+                # another number's message count as this one's. The excluded message is an
+                # earlier send already recorded, not the one looked for.
+                sid = message.sid
+                if message.to == str(to) and message.body == body and sid and sid != excluding:
+                    earliest = SentSms(str(sid), twilio_status_word(message.status))
             if page.next_page_url is None:
                 return earliest  # every message to this number is newer than the cutoff
             if pages_read == LOOKUP_MAX_PAGES:

@@ -322,7 +322,10 @@ class MessageRecord:
 @dataclass(frozen=True, slots=True)
 class TakenOver:
     """A claim taken over from a dispatcher that stopped, with the time of the claim whose
-    send has no recorded outcome (None when unknown)."""
+    send has no recorded outcome (None when unknown) and the provider SID of the reminder's
+    last recorded send (None when it was never sent): a reminder sent, then rescheduled after
+    an undelivered report, keeps it, and that earlier message is not this claim's send."""
 
     due: DueReminder
     claimed_at: datetime | None
+    provider_sid: str | None = None

@@ -198,7 +198,7 @@ class Watch:
         now = self.clock.now()
         claimer = self.dispatcher_id
         with ThreadPoolExecutor(min(self.lookup_threads, len(batch))) as pool:
-            answers = list(pool.map(lambda item: self._ask(item.due, item.claimed_at), batch))
+            answers = list(pool.map(self._ask, batch))
         outcomes: list[SendOutcome] = []
         messages: list[OutboundMessage] = []
         for item, (found, _verdict) in zip(batch, answers, strict=True):
@@ -230,15 +230,20 @@ class Watch:
         zone = zone_for(due.timezone)
         return reminder_text(self.policy.brand, due.step, due.session_starts_at, zone)
 
-    def _ask(self, due: DueReminder, claimed_at: datetime | None) -> tuple[SentSms | None, str]:
+    def _ask(self, item: TakenOver) -> tuple[SentSms | None, str]:
         """What the provider says of a claim: the message it took, if any, and the verdict
-        (`found`, `released`, `unverified`)."""
+        (`found`, `released`, `unverified`). The reminder's last recorded send (one the
+        provider could not deliver, rescheduled since) may be younger than the lookup's
+        margin for clock skew: it is not this claim's send."""
+        due, claimed_at = item.due, item.claimed_at
         extra = {"reminder_id": due.id, "user_id": due.user_id, "step": due.step}
         if due.phone is None:  # erased: nothing can be sent again either
             return None, "released"
         since = (claimed_at or due.send_at) - CLOCK_SKEW
         try:
-            found = self.sender.find_sent(due.phone, self._body(due), since)
+            found = self.sender.find_sent(
+                due.phone, self._body(due), since, excluding=item.provider_sid
+            )
         except SmsLookupError as exc:
             logger.warning(
                 "the provider could not be asked about a send with no recorded outcome; "

@@ -57,9 +57,9 @@ class FakeSmsSender:
     """Records every send. `fail_with` makes the next sends raise, one error per send.
 
     `find_sent` answers from the record, as the provider would: the earliest send to that
-    number with exactly that body at or after `since`. `lookups` counts the lookups made;
-    `fail_lookups_with` makes the next lookups raise, one error each, and `lookups_fail`
-    makes every lookup raise until it is set back to False.
+    number with exactly that body at or after `since`, other than `excluding`. `lookups`
+    counts the lookups made; `fail_lookups_with` makes the next lookups raise, one error each,
+    and `lookups_fail` makes every lookup raise until it is set back to False.
     """
 
     def __init__(self, clock: FakeClock | None = None) -> None:
@@ -91,7 +91,9 @@ class FakeSmsSender:
             self.sent.append(SentRecord(to.e164, body, at, sid))
         return SentSms(sid, "queued")
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         assert since.tzinfo is not None, "since must be timezone-aware"
         with self._lock:
             self.lookups += 1
@@ -99,7 +101,11 @@ class FakeSmsSender:
                 raise self.lookup_errors.pop(0)
             if self.lookups_fail:
                 raise SmsLookupError("fake provider cannot be asked")
-            matches = [s for s in self.sent if s.to == to.e164 and s.body == body and s.at >= since]
+            matches = [
+                s
+                for s in self.sent
+                if s.to == to.e164 and s.body == body and s.at >= since and s.sid != excluding
+            ]
         if not matches:
             return None
         first = min(matches, key=lambda s: s.at)

@@ -126,7 +126,7 @@ class InMemoryReminderRepository(TableRepository):
         taken = self._oldest_due(wanted, limit)
         for row in taken:
             row.due_at, row.claimed_by, row.updated_at = lease_until, claimer, now
-        result = [TakenOver(self._due(r), r.claimed_at) for r in taken]
+        result = [TakenOver(self._due(r), r.claimed_at, r.provider_sid) for r in taken]
         return sorted(result, key=lambda t: (t.due.send_at, t.due.id))
 
     def finish(

@@ -15,12 +15,12 @@ from config.settings import Settings
 from reminders.adapters.db import messages, reminder_rows
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container, bootstrap
-from reminders.services.delivery import record_status
 from reminders.domain.errors import SmsLookupError
 from reminders.domain.messages import reminder_text
 from reminders.domain.model import DueReminder, PhoneNumber, User
 from reminders.domain.planning import zone_for
 from reminders.ports import SentSms
+from reminders.services.delivery import record_status
 from reminders.services.liveness import Liveness, dead_after
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender

@@ -333,3 +333,21 @@ def test_lookups_never_log_the_number_or_the_body(
         assert BODY not in text
         assert TEST_AUTH_TOKEN not in text
     assert TO.masked() in caplog.text
+
+
+def test_an_excluded_earlier_send_is_passed_over_for_the_next_match(
+    sender: TwilioSmsSender, twilio_clock: FakeClock
+) -> None:
+    twilio_clock.advance(timedelta(seconds=5))
+    earlier = sender.send(TO, BODY)  # recorded already, then undelivered
+    twilio_clock.advance(timedelta(seconds=20))
+    retry = sender.send(TO, BODY)
+
+    assert sender.find_sent(TO, BODY, T0, excluding=earlier.provider_sid) == retry
+    assert sender.find_sent(TO, BODY, T0, excluding=retry.provider_sid) == earlier
+
+
+def test_nothing_but_the_excluded_send_is_not_found(sender: TwilioSmsSender) -> None:
+    earlier = sender.send(TO, BODY)
+
+    assert sender.find_sent(TO, BODY, T0, excluding=earlier.provider_sid) is None

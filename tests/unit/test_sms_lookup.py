@@ -80,3 +80,25 @@ def test_fake_lookups_send_nothing() -> None:
     sender.find_sent(TO, BODY, T0)
 
     assert sender.sent == []
+
+
+def test_fake_passes_over_the_excluded_send() -> None:
+    clock = FakeClock(T0)
+    sender = FakeSmsSender(clock)
+    earlier = sender.send(TO, BODY)
+    clock.advance(timedelta(seconds=20))
+    retry = sender.send(TO, BODY)
+
+    found = sender.find_sent(TO, BODY, T0, excluding=earlier.provider_sid)
+
+    assert found is not None and found.provider_sid == retry.provider_sid
+    assert sender.find_sent(TO, BODY, T0, excluding=retry.provider_sid) is not None
+    clock.advance(timedelta(seconds=20))
+    assert (
+        sender.find_sent(TO, BODY, T0 + timedelta(seconds=10), excluding=retry.provider_sid) is None
+    )
+
+
+def test_console_backend_cannot_say_what_it_sent_whatever_it_excludes() -> None:
+    with pytest.raises(SmsLookupError, match="keeps no record"):
+        ConsoleSmsSender().find_sent(TO, BODY, T0, excluding="SM" + "0" * 32)

@@ -48,7 +48,7 @@ from reminders.domain.model import (
 _CLAIMER = re.compile(r"[0-9A-Za-z]{1,32}")  # written into the statement: checked first
 
 
-def _by_send_at(claimed: tuple[DueReminder, datetime | None]) -> datetime:
+def _by_send_at(claimed: tuple[DueReminder, datetime | None, str | None]) -> datetime:
     return claimed[0].send_at
 
 
@@ -110,7 +110,10 @@ def _claim_statements(dialect: str, take_over: bool) -> tuple[Update, Select[Any
     # The condition again: on PostgreSQL a row another transaction changed meanwhile is
     # checked anew, so a claim or take-over made by someone else is never taken twice.
     claim = update(reminder_rows).where(among, wanted).values(**values)
-    reminder = (r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts, r.claimed_at)
+    reminder = (
+        *(r.id, r.user_id, r.step, r.send_at, r.expires_at, r.attempts),
+        *(r.claimed_at, r.provider_sid),
+    )
     starts_at = sessions.c.starts_at
     if dialect == "postgresql":
         # One statement: the user's columns come from the join, the session's start from a
@@ -199,7 +202,7 @@ class ReminderRepository:
         PostgreSQL, and SQLite has one writer at a time, so no row is claimed twice. Only
         what sending needs is read back."""
         values = {"now": now, "lease_until": lease_until, "limit": limit, "claimer": claimer}
-        return [due for due, _ in self._claim(False, values)]
+        return [due for due, _, _ in self._claim(False, values)]
 
     def take_over(
         self,
@@ -213,7 +216,7 @@ class ReminderRepository:
         claimed by one of `dead` or by a dispatcher whose row is gone, those claimed with no
         dispatcher id whose lease ran out, and the claimer's own whose lease ran out (the
         caller knows which of those it still holds). Returns each with the time of the claim
-        whose send has no outcome."""
+        whose send has no outcome and the provider SID of its last recorded send, if any."""
         values = {
             "now": now,
             "lease_until": lease_until,
@@ -221,11 +224,14 @@ class ReminderRepository:
             "claimer": claimer,
             "dead": list(dead) or ["-"],  # never an id: an empty IN is not portable
         }
-        return [TakenOver(due, claimed_at) for due, claimed_at in self._claim(True, values)]
+        return [
+            TakenOver(due, claimed_at, provider_sid)
+            for due, claimed_at, provider_sid in self._claim(True, values)
+        ]
 
     def _claim(
         self, take_over: bool, values: dict[str, Any]
-    ) -> list[tuple[DueReminder, datetime | None]]:
+    ) -> list[tuple[DueReminder, datetime | None, str | None]]:
         claim, recipients = _claim_statements(self._c.dialect.name, take_over)
         rows: Sequence[tuple[Any, ...]] = self._c.execute(claim, values).all()
         if recipients is not None and rows:
@@ -248,6 +254,7 @@ class ReminderRepository:
                     session_starts_at=session_starts_at,
                 ),
                 claimed_at,
+                provider_sid,
             )
             for (
                 reminder_id,
@@ -257,6 +264,7 @@ class ReminderRepository:
                 expires_at,
                 attempts,
                 claimed_at,
+                provider_sid,
                 phone,
                 user_status,
                 timezone,
