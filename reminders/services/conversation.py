@@ -58,7 +58,9 @@ def handle_inbound(
     Idempotent by `message_sid`: a retried webhook changes nothing and gets no reply. When
     `opt_out_type` is set, the provider has answered a STOP/START/HELP itself, so we do not.
     Without `answering` (a message kept through an outage and applied later), nothing is
-    replied, recorded as replied or counted against the reply limit."""
+    replied, recorded as replied or counted against the reply limit; and an opt-in older than
+    a STOP of the user's already recorded is recorded but changes nothing (an opt-out is never
+    undone by an older message)."""
     inbound = _provider_keyword(opt_out_type) or read_inbound(body)
     user = uow.users.by_phone(phone, lock=True)
     received = InboundMessage(
@@ -72,6 +74,12 @@ def handle_inbound(
         return InboundResult(inbound.keyword, None, duplicate=True)
     if user is None:
         reply = _stranger(uow, policy, phone, inbound, now)
+    elif not answering and _opt_in_older_than_a_stop(uow, user, inbound, now):
+        logger.info(
+            "replayed opt-in older than the user's last STOP: changes nothing",
+            extra={"user_id": user.id, "keyword": inbound.keyword.value},
+        )
+        reply = None
     else:
         reply = _member(uow, policy, user, inbound, now)
     if reply is not None and (opt_out_type or not answering):
@@ -105,6 +113,22 @@ _PROVIDER_KEYWORDS = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyw
 def _provider_keyword(opt_out_type: str | None) -> Inbound | None:
     keyword = _PROVIDER_KEYWORDS.get((opt_out_type or "").strip().upper())
     return Inbound(keyword) if keyword is not None else None
+
+
+_OPT_INS = (Keyword.START, Keyword.YES, Keyword.JOIN)
+
+
+def _opt_in_older_than_a_stop(
+    uow: UnitOfWork, user: User, inbound: Inbound, received: datetime
+) -> bool:
+    """An opt-out is never undone by an older message: a replayed opt-in that would bring an
+    opted-out user back, while a STOP of theirs received after it is recorded already (applied
+    at once by another replica while this one kept the opt-in in its spool)."""
+    return (
+        user.status is UserStatus.OPTED_OUT
+        and inbound.keyword in _OPT_INS
+        and uow.messages.opted_out_since(user.id, received)
+    )
 
 
 def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
@@ -141,7 +165,7 @@ def _member(
     if keyword is Keyword.HELP:
         return texts.help_text(brand, policy.help_contact)
     if user.status is UserStatus.OPTED_OUT:
-        if keyword in (Keyword.START, Keyword.YES, Keyword.JOIN):
+        if keyword in _OPT_INS:
             session = routine.activate(uow, policy, user, now)
             return texts.resubscribed_text(brand, _when(session, user) or "")
         return None  # an opted-out number gets nothing else

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 
+from reminders.domain.conversation import Keyword
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
     Direction,
@@ -250,6 +251,15 @@ class InMemoryMessageRepository(TableRepository):
         rows = [r for r in self._t.messages.values() if r.user_id == user_id]
         rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
         return [r.record() for r in rows[:limit]]
+
+    def opted_out_since(self, user_id: int, since: datetime) -> bool:
+        return any(
+            r.user_id == user_id
+            and r.direction is Direction.IN
+            and r.keyword == Keyword.STOP.value
+            and r.created_at > since
+            for r in self._t.messages.values()
+        )
 
     def erase_bodies(self, user_id: int, now: datetime) -> None:
         for row in self._t.messages.values():

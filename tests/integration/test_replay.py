@@ -5,6 +5,9 @@ reason holding the others back for ever."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -13,7 +16,7 @@ from sqlalchemy import func, select
 
 from reminders.adapters.db import messages, reply_log
 from reminders.bootstrap import Container
-from reminders.domain.model import UserStatus
+from reminders.domain.model import PhoneNumber, UserStatus
 from reminders.ports import (
     ConcurrentUpdate,
     DatabaseUnavailable,
@@ -23,6 +26,8 @@ from reminders.ports import (
     WebhookRecord,
 )
 from reminders.services.replay import FAILED_RUNS_BEFORE_SET_ASIDE, SpoolReplay
+from tests.conftest import DATABASES, both_databases
+from tests.fakes import FakeClock
 from tests.routine_driver import PHONE, enroll, user
 from tests.twilio_webhooks import new_sid
 
@@ -226,3 +231,57 @@ def test_a_replayed_message_gets_no_reply_recorded_or_counted(container: Contain
         ).scalar_one()
         counted = connection.execute(select(func.count()).select_from(reply_log)).scalar_one()
     assert (outbound, counted) == (0, 0)
+
+
+@pytest.fixture(params=DATABASES)
+def shared_database(request: pytest.FixtureRequest) -> str:
+    """One database for two replicas, on SQLite and PostgreSQL."""
+    return both_databases(request)
+
+
+def test_a_start_one_replica_kept_does_not_undo_a_later_stop_another_applied(
+    shared_database: str,  # set up first: dropped only after the replicas closed
+    make_container: Callable[..., Container],
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    replica_a = make_container(database_url=shared_database)
+    replica_b = make_container(database_url=shared_database, spool_dir=tmp_path / "spool-b")
+    member = enroll(replica_b)
+    replica_b.intake.inbound_sms(PhoneNumber(PHONE), "STOP", new_sid())
+    clock.advance(timedelta(minutes=1))
+    keep(replica_a, inbound(replica_a, "START"))  # replica A could not reach the database
+    clock.advance(timedelta(minutes=1))
+    replica_b.intake.inbound_sms(PhoneNumber(PHONE), "STOP", new_sid())
+    clock.advance(timedelta(minutes=1))
+
+    report = replica_a.replay_spool()
+
+    assert report is not None and report.applied["inbound"] == 1
+    assert user(replica_a, member.id).status is UserStatus.OPTED_OUT
+    with replica_a.engine.connect() as connection:
+        keywords = connection.execute(
+            select(messages.c.keyword)
+            .where(messages.c.direction == "in")
+            .order_by(messages.c.created_at, messages.c.id)
+        ).scalars()
+        assert list(keywords) == ["STOP", "START", "STOP"]
+
+
+def test_a_start_kept_after_the_users_last_stop_opts_them_back_in_when_replayed(
+    shared_database: str,  # set up first: dropped only after the replicas closed
+    make_container: Callable[..., Container],
+    tmp_path: Path,
+    clock: FakeClock,
+) -> None:
+    replica_a = make_container(database_url=shared_database)
+    replica_b = make_container(database_url=shared_database, spool_dir=tmp_path / "spool-b")
+    member = enroll(replica_b)
+    replica_b.intake.inbound_sms(PhoneNumber(PHONE), "STOP", new_sid())
+    clock.advance(timedelta(minutes=1))
+    keep(replica_a, inbound(replica_a, "START"))
+    clock.advance(timedelta(minutes=1))
+
+    replica_a.replay_spool()
+
+    assert user(replica_a, member.id).status is UserStatus.ACTIVE

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from reminders.domain import messages as texts
 from reminders.domain.conversation import Keyword
 from reminders.domain.model import (
@@ -18,6 +20,7 @@ from reminders.domain.model import (
 )
 from reminders.services.conversation import InboundResult, handle_inbound
 from tests.fakes import FakeClock, InMemoryUnitOfWorkFactory, SessionRow, UserRow
+from tests.fakes.repositories import InMemoryMessageRepository
 from tests.unit.in_memory import PHONE, POLICY, enroll
 
 STRANGER = PhoneNumber("+14155550199")
@@ -271,3 +274,103 @@ def test_a_stranger_saying_anything_else_gets_no_reply(
     result = text(factory, clock, "hello?", phone=STRANGER)
 
     assert result.reply is None
+
+
+def replayed(
+    factory: InMemoryUnitOfWorkFactory,
+    body: str,
+    received_at: datetime,
+    *,
+    phone: PhoneNumber = PHONE,
+    opt_out_type: str | None = None,
+) -> InboundResult:
+    """A message kept in a spool and applied later, at the time it was received."""
+    with factory() as uow:
+        result = handle_inbound(
+            uow,
+            POLICY,
+            received_at,
+            phone=phone,
+            body=body,
+            message_sid=f"SM{next(_sids):032d}",
+            opt_out_type=opt_out_type,
+            answering=False,
+        )
+        uow.commit()
+    return result
+
+
+def test_a_replayed_opt_in_older_than_the_users_last_stop_is_recorded_and_changes_nothing(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    # One replica keeps each opt-in while the user's later STOP reaches another one.
+    user_id = enroll(factory, clock).id
+    text(factory, clock, "STOP")
+    received = [clock.advance(timedelta(minutes=1)) for _ in range(5)]
+    clock.advance(timedelta(minutes=1))
+    text(factory, clock, "stop it")
+    clock.advance(timedelta(minutes=1))
+
+    results = [
+        replayed(factory, "START", received[0]),
+        replayed(factory, "yes", received[1]),
+        replayed(factory, "JOIN", received[2]),
+        replayed(factory, "unstop", received[3]),
+        replayed(factory, "ARRET", received[4], opt_out_type="START"),
+    ]
+
+    assert [r.reply for r in results] == [None] * 5
+    assert user_row(factory, user_id).status is UserStatus.OPTED_OUT
+    assert sessions(factory, SessionStatus.PLANNED) == []
+    assert pending_steps(factory) == []
+    kept = [r.keyword for r in factory.store.tables.messages.values() if r.created_at in received]
+    assert kept == ["START", "YES", "JOIN", "START", "START"]
+
+
+def test_a_replayed_opt_in_newer_than_the_users_last_stop_opts_them_back_in(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    text(factory, clock, "STOP")
+    received = clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(minutes=1))
+
+    replayed(factory, "START", received)
+
+    assert user_row(factory, user_id).status is UserStatus.ACTIVE
+    assert len(sessions(factory, SessionStatus.PLANNED)) == 1
+
+
+def test_a_replayed_opt_in_is_undone_only_by_the_users_own_stop(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    text(factory, clock, "STOP")
+    received = clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(minutes=1))
+    text(factory, clock, "STOP", phone=STRANGER)
+    text(factory, clock, "HELP")
+
+    replayed(factory, "START", received)
+
+    assert user_row(factory, user_id).status is UserStatus.ACTIVE
+
+
+def test_only_a_replayed_message_asks_for_a_later_stop(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    monkeypatch.setattr(
+        InMemoryMessageRepository,
+        "opted_out_since",
+        lambda self, user_id, since: asked.append(user_id) or False,
+    )
+    user_id = enroll(factory, clock).id
+    text(factory, clock, "STOP")
+    received = clock.advance(timedelta(minutes=1))
+
+    text(factory, clock, "START")
+    text(factory, clock, "STOP")
+    replayed(factory, "START", received)
+
+    assert asked == [user_id]

@@ -14,6 +14,7 @@ from reminders.adapters.repository.rows import (
     outbound_values,
     upsert,
 )
+from reminders.domain.conversation import Keyword
 from reminders.domain.model import Direction, InboundMessage, MessageRecord, OutboundMessage
 
 
@@ -72,6 +73,20 @@ class MessageRepository:
             .limit(limit)
         )
         return [message_from(r) for r in rows]
+
+    def opted_out_since(self, user_id: int, since: datetime) -> bool:
+        """True when the user sent a message read as STOP that was received after `since`."""
+        stop = self._c.execute(
+            select(messages.c.id)
+            .where(
+                messages.c.user_id == user_id,
+                messages.c.direction == Direction.IN.value,
+                messages.c.keyword == Keyword.STOP.value,
+                messages.c.created_at > since,
+            )
+            .limit(1)
+        )
+        return stop.first() is not None
 
     def erase_bodies(self, user_id: int, now: datetime) -> None:
         self._c.execute(
