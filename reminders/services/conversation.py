@@ -72,8 +72,11 @@ def handle_inbound(
     recorded = uow.messages.add_inbound(received, now)
     if not recorded:
         return InboundResult(inbound.keyword, None, duplicate=True)
+    # No reply goes out when the provider answered (Advanced Opt-Out) or in a replay.
+    may_answer = answering and not opt_out_type
     if user is None:
-        reply = _stranger(uow, policy, phone, inbound, now)
+        # Told "not enrolled" only when the reply goes out: else their next YES gets it.
+        reply = _stranger(uow, policy, phone, inbound, now) if may_answer else None
     elif not answering and _opt_in_older_than_a_stop(uow, user, inbound, now):
         logger.info(
             "replayed opt-in older than the user's last STOP: changes nothing",
@@ -82,7 +85,7 @@ def handle_inbound(
         reply = None
     else:
         reply = _member(uow, policy, user, inbound, now)
-    if reply is not None and (opt_out_type or not answering):
+    if not may_answer:
         reply = None
     if reply is not None and inbound.keyword is not Keyword.STOP:
         if not _may_reply(uow, phone, now):

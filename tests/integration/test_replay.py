@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from reminders.adapters.db import messages, reply_log
 from reminders.bootstrap import Container
+from reminders.domain import messages as texts
 from reminders.domain.model import PhoneNumber, UserStatus
 from reminders.ports import (
     ConcurrentUpdate,
@@ -285,3 +286,14 @@ def test_a_start_kept_after_the_users_last_stop_opts_them_back_in_when_replayed(
     replica_a.replay_spool()
 
     assert user(replica_a, member.id).status is UserStatus.ACTIVE
+
+
+def test_a_strangers_replayed_yes_leaves_the_days_answer_for_their_next_one(
+    container: Container,
+) -> None:
+    keep(container, inbound(container, "YES", sender=STRANGER))
+    container.replay_spool()
+
+    answer = container.intake.inbound_sms(PhoneNumber(STRANGER), "YES", new_sid())
+
+    assert answer.reply == texts.not_enrolled_text(container.policy.brand)

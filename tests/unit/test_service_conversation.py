@@ -374,3 +374,26 @@ def test_only_a_replayed_message_asks_for_a_later_stop(
     replayed(factory, "START", received)
 
     assert asked == [user_id]
+
+
+def test_a_strangers_yes_that_got_no_answer_does_not_use_up_the_days_answer(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    replayed(factory, "YES", clock.now(), phone=STRANGER)  # kept through an outage
+    clock.advance(timedelta(minutes=1))
+    with factory() as uow:  # Twilio's Advanced Opt-Out answered this one itself
+        handle_inbound(
+            uow,
+            POLICY,
+            clock.now(),
+            phone=STRANGER,
+            body="START",
+            message_sid=f"SM{next(_sids):032d}",
+            opt_out_type="START",
+        )
+        uow.commit()
+    clock.advance(timedelta(minutes=1))
+
+    answered = text(factory, clock, "JOIN", phone=STRANGER)
+
+    assert answered.reply == texts.not_enrolled_text(POLICY.brand)
