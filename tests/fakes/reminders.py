@@ -139,10 +139,6 @@ class InMemoryReminderRepository(TableRepository):
     ) -> None:
         if claimer is not None and not CLAIMER.fullmatch(claimer):
             raise ValueError("a dispatcher id is 1 to 32 letters and digits")
-        sids = [m.provider_sid for m in sent if m.provider_sid is not None]
-        recorded = {m.provider_sid for m in self._t.messages.values()}
-        if len(set(sids)) < len(sids) or recorded.intersection(sids):
-            raise ValueError("a provider SID is recorded already")  # a unique index in SQL
         for outcome in outcomes:
             row = self._t.reminders.get(outcome.reminder_id)
             if row is None or row.status is not ReminderStatus.SENDING:
@@ -158,7 +154,13 @@ class InMemoryReminderRepository(TableRepository):
                 row.attempts, row.error_code = outcome.attempts, outcome.error_code
             if outcome.due_at is not None:
                 row.due_at = outcome.due_at
+        # A unique index in SQL, whose conflicts the insert skips: a message recorded already
+        # (or earlier in `sent`) stays as it is.
+        recorded = {m.provider_sid for m in self._t.messages.values()}
         for message in sent:
+            if message.provider_sid is not None and message.provider_sid in recorded:
+                continue
+            recorded.add(message.provider_sid)
             insert_message(self._t, message, Direction.OUT, message.status, now)
 
     def sent_as(self, reminder_id: int, provider_sid: str) -> Reminder | None:

@@ -26,11 +26,14 @@ from sqlalchemy import Connection, Dialect, Table, TextClause, text
 
 @dataclass(frozen=True)
 class InsertRows:
-    """INSERT `rows` (all with the same keys), each with the `fixed` values too."""
+    """INSERT `rows` (all with the same keys), each with the `fixed` values too. With
+    `skip_conflicts_on`, a unique column: a row whose value there is stored already (or comes
+    earlier in `rows`) is skipped instead of failing the whole statement."""
 
     table: Table
     rows: Sequence[Mapping[str, Any]]
     fixed: Mapping[str, Any]
+    skip_conflicts_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class UpdateRows:
 
 
 # What a change's SQL depends on: its kind, table, keys (the key column first for an
-# update), fixed columns and condition.
+# update), fixed columns and condition (for an insert, the column whose conflicts it skips).
 _Shape = tuple[str, Table, tuple[str, ...], tuple[str, ...], str]
 
 
@@ -71,7 +74,7 @@ def write(connection: Connection, changes: Sequence[InsertRows | UpdateRows]) ->
 def _shape(change: InsertRows | UpdateRows) -> _Shape:
     if isinstance(change, InsertRows):
         keys = tuple(change.rows[0])
-        return ("insert", change.table, keys, tuple(change.fixed), "")
+        return ("insert", change.table, keys, tuple(change.fixed), change.skip_conflicts_on or "")
     keys = (change.key, *(k for k in change.rows[0] if k != change.key))
     return ("update", change.table, keys, tuple(change.fixed), change.where)
 
@@ -95,7 +98,12 @@ def _sql(dialect: Dialect, shape: _Shape, prefix: str) -> str:
     if kind == "insert":
         targets = ", ".join([*keys, *fixed])
         selected = ", ".join([*(f"v.{k}" for k in keys), *(f":{prefix}f_{k}" for k in fixed)])
-        return f"INSERT INTO {table.name} ({targets}) SELECT {selected} FROM {source}"
+        insert = f"INSERT INTO {table.name} ({targets}) SELECT {selected} FROM {source}"
+        if not where:
+            return insert
+        # The same on both: SQLite needs the WHERE to read ON CONFLICT as the upsert clause
+        # of an INSERT ... SELECT, not as part of the SELECT's join.
+        return f"{insert} WHERE true ON CONFLICT ({table.c[where].name}) DO NOTHING"
     key, *settable = keys
     assignments = ", ".join(
         [*(f"{k} = v.{k}" for k in settable), *(f"{k} = :{prefix}f_{k}" for k in fixed)]

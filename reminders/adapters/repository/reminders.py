@@ -285,8 +285,9 @@ class ReminderRepository:
         """Record what became of claimed reminders. Only rows still in `sending` change, so a
         reminder cancelled mid-send stays cancelled; with `claimer`, only rows that dispatcher
         still holds, so a claim taken over meanwhile is left to its new holder. `sent` are the
-        messages those sends were, recorded whatever became of their reminder. On PostgreSQL
-        it is all one statement."""
+        messages those sends were, recorded whatever became of their reminder (one whose
+        provider SID is recorded already is left as it is). On PostgreSQL it is all one
+        statement."""
         sending = f"reminders.status = '{ReminderStatus.SENDING.value}'"
         if claimer is not None:
             if not _CLAIMER.fullmatch(claimer):
@@ -297,9 +298,10 @@ class ReminderRepository:
             UpdateRows(reminder_rows, "id", rows, fixed, sending)
             for rows in _outcome_rows(outcomes)
         ]
-        changes.append(
-            InsertRows(messages, _message_rows(sent), {"created_at": now, "updated_at": now})
-        )
+        # A message recorded already (a rescue that found a send recorded meanwhile) must not
+        # fail the outcomes of the whole batch: it stays as it is.
+        fixed_times = {"created_at": now, "updated_at": now}
+        changes.append(InsertRows(messages, _message_rows(sent), fixed_times, "provider_sid"))
         write(self._c, changes)
 
     def sent_as(self, reminder_id: int, provider_sid: str) -> Reminder | None:
