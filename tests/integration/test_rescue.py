@@ -20,6 +20,7 @@ from reminders.domain.messages import reminder_text
 from reminders.domain.model import DueReminder, PhoneNumber, User
 from reminders.domain.planning import zone_for
 from reminders.ports import SentSms
+from reminders.services.delivery import record_status
 from reminders.services.liveness import Liveness, dead_after
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
@@ -252,7 +253,9 @@ def test_a_dispatcher_starting_with_two_beats_at_once_never_judges_itself_dead(
 class _LookupCrash(FakeSmsSender):
     """A provider whose lookups fail in a way the rescue does not expect."""
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         raise RuntimeError("the rescuer dies here")
 
 
@@ -310,3 +313,43 @@ def test_sends_whose_record_failed_for_good_are_settled_once_their_lease_runs_ou
     assert untouched_while_leased == []
     assert report.found == 1 and len(sender.sent) == 1
     assert _outbound_sids(survivor) == [sender.sent[0].sid]
+
+
+def _sent_then_undelivered(survivor: Container, clock: FakeClock, sender: FakeSmsSender) -> str:
+    """The consent question is sent and recorded, then reported undelivered with a code that
+    is retried: the reminder is `scheduled` again, keeping its first send's SID and time."""
+    survivor.dispatch_due()
+    (first,) = sender.sent
+    with survivor.uow() as uow:
+        record_status(
+            uow, clock.now(), message_sid=first.sid, status="undelivered", error_code=30003
+        )
+        uow.commit()
+    clock.advance(timedelta(seconds=6))  # the retry's backoff
+    return first.sid
+
+
+@pytest.mark.parametrize("ghost_sent_the_retry", [False, True])
+def test_the_rescue_of_a_retry_never_takes_the_earlier_send_for_it(
+    survivor: Container,
+    pending: User,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    monotonic: FakeMonotonic,
+    ghost_sent_the_retry: bool,
+) -> None:
+    first_sid = _sent_then_undelivered(survivor, clock, sender)
+    due = _ghost_claims(survivor, send_with=sender if ghost_sent_the_retry else None)
+    _judge_ghost_dead(survivor, clock, monotonic)
+
+    report = survivor.watch()
+    again = survivor.watch()
+    survivor.dispatch_due()
+
+    assert (report.found, report.released) == ((1, 0) if ghost_sent_the_retry else (0, 1))
+    assert (again.found, again.released, again.unverified) == (0, 0, 0)
+    assert len(sender.sent) == 2
+    retry_sid = sender.sent[1].sid
+    row = _reminder(survivor, due.id)
+    assert (row["status"], row["provider_sid"]) == ("sent", retry_sid)
+    assert _outbound_sids(survivor) == [first_sid, retry_sid]
