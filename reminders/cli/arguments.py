@@ -12,6 +12,7 @@ from reminders.domain.model import (
     MAX_CADENCE_DAYS,
     MIN_CADENCE_DAYS,
     UserStatus,
+    parse_whole_number,
 )
 from reminders.entrypoints.schemas import MAX_PAGE, MAX_SCHEDULE_SESSIONS
 from reminders.services.operations import MAX_USER_ID
@@ -25,12 +26,20 @@ EPILOG = (
 )
 
 
+# Longer than any bound here, short enough that reading it costs nothing.
+_MAX_DIGITS = 20
+
+
 def _bounded(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from `low` to `high`, read as the API reads one: ASCII digits only, after
+    a '-' at most (no other script's digits, '_', '+' or white space, which `int()` takes)."""
+
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number") from None
+        negative = text.startswith("-")
+        magnitude = parse_whole_number(text[1:] if negative else text, max_digits=_MAX_DIGITS)
+        if magnitude is None:
+            raise argparse.ArgumentTypeError(f"'{text[:20]}' is not a whole number")
+        value = -magnitude if negative else magnitude
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
         return value

@@ -229,6 +229,63 @@ def test_users_show_refuses_an_id_that_is_not_a_number(run: Run) -> None:
     assert exit_.value.code == 2
 
 
+def test_users_delete_refuses_an_id_in_another_scripts_digits_and_erases_nobody(
+    run: Run, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("enroll", PHONE)
+
+    with pytest.raises(SystemExit) as exit_:
+        run("users", "delete", "\u0661", "--yes")  # ARABIC-INDIC DIGIT ONE
+
+    assert exit_.value.code == 2
+    assert "'\u0661' is not a whole number" in capsys.readouterr().err
+    assert run("users", "show", "1")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("users", "show", "1_0"),
+        ("users", "show", " 7"),
+        ("users", "show", "7\n"),
+        ("users", "show", "+3"),
+        ("users", "show", "\uff11"),  # FULLWIDTH DIGIT ONE
+        ("users", "--limit", "1_0"),
+        ("schedule", "1", "--sessions", "+3"),
+        ("users", "update", "1", "--cadence", "\u0662\u0661"),
+        ("users", "update", "1", "--cadence", "1_4"),
+        ("users", "update", "1", "--cadence", "-\u0665"),
+    ],
+)
+def test_numbers_are_ascii_digits_only_as_the_api_reads_them(
+    run: Run, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    run("enroll", PHONE, "--confirmed")
+
+    with pytest.raises(SystemExit) as exit_:
+        run(*argv)
+
+    assert exit_.value.code == 2
+    assert f"'{argv[-1]}' is not a whole number" in capsys.readouterr().err
+    assert run_json(run, "users", "show", "1")["cadence_days"] == 14
+
+
+def test_a_negative_cadence_reaches_the_service_which_says_what_fits(run: Run) -> None:
+    run("enroll", PHONE, "--confirmed")
+
+    status, _, err = run("users", "update", "1", "--cadence", "-5")
+
+    assert status == 1
+    assert "at most once a week" in err
+
+
+def test_a_negative_user_id_is_out_of_bounds(run: Run, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run("users", "show", "-1")
+
+    assert "-1 is not from 1 to" in capsys.readouterr().err
+
+
 def test_users_update_changes_the_session_time(run: Run) -> None:
     run("enroll", PHONE, "--confirmed")
 
