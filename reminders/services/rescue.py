@@ -24,7 +24,15 @@ from reminders.domain.messages import reminder_text
 from reminders.domain.model import DueReminder, OutboundMessage, SendOutcome, TakenOver
 from reminders.domain.outcomes import Answer, ProviderAnswer, consequence
 from reminders.domain.planning import zone_for
-from reminders.ports import Clock, SentSms, SmsSender, UnitOfWork, UnitOfWorkFactory
+from reminders.ports import (
+    Clock,
+    ConcurrentUpdate,
+    DatabaseUnavailable,
+    SentSms,
+    SmsSender,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from reminders.services.liveness import Liveness
 from reminders.services.policy import Policy
 from reminders.services.sending import released, taken
@@ -188,7 +196,10 @@ class Watch:
 
     def _settle(self, report: RescueReport) -> None:
         """Ask the provider about what was taken over, batch by batch, and record the answers;
-        what is not settled yet stays for the next run."""
+        what is not settled yet (the database out of reach) stays for the next run. A batch
+        whose record fails otherwise is dropped: trying it again every beat would fail again.
+        Its rows stay claimed by this dispatcher, and `_take_unowned` takes them back once
+        their lease has run out."""
         while self._pending:
             batch = self._pending[: self.batch_size]
             self._settle_batch(batch, report)
@@ -215,10 +226,20 @@ class Watch:
             outcome, message = taken(due, self._body(due), found, item.claimed_at or now, status)
             outcomes.append(outcome)
             messages.append(message)
-        in_transaction(
-            self.uow_factory,
-            lambda uow: uow.reminders.finish(outcomes, now, sent=messages, claimer=claimer),
-        )
+        try:
+            in_transaction(
+                self.uow_factory,
+                lambda uow: uow.reminders.finish(outcomes, now, sent=messages, claimer=claimer),
+            )
+        except (DatabaseUnavailable, ConcurrentUpdate):
+            raise  # kept for the next run
+        except Exception:
+            logger.exception(
+                "the claims of stopped dispatchers could not be recorded; dropped until "
+                "their lease runs out",
+                extra={"count": len(batch)},
+            )
+            return
         for _, verdict in answers:
             setattr(report, verdict, getattr(report, verdict) + 1)
         logger.info(
