@@ -61,7 +61,7 @@ def handle_inbound(
     replied, recorded as replied or counted against the reply limit; and an opt-in older than
     a STOP of the user's already recorded is recorded but changes nothing (an opt-out is never
     undone by an older message)."""
-    inbound = _provider_keyword(opt_out_type) or read_inbound(body)
+    inbound = inbound_keyword(body, opt_out_type)
     user = uow.users.by_phone(phone, lock=True)
     received = InboundMessage(
         user_id=user.id if user else None,
@@ -113,9 +113,12 @@ def handle_inbound(
 _PROVIDER_KEYWORDS = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}
 
 
-def _provider_keyword(opt_out_type: str | None) -> Inbound | None:
+def inbound_keyword(body: str, opt_out_type: str | None) -> Inbound:
+    """How an inbound SMS is read, applied at once or kept in the spool alike: as the
+    provider's Advanced Opt-Out verdict (`opt_out_type`) says when it gave one, else by its
+    text (`domain.conversation.read_inbound`)."""
     keyword = _PROVIDER_KEYWORDS.get((opt_out_type or "").strip().upper())
-    return Inbound(keyword) if keyword is not None else None
+    return Inbound(keyword) if keyword is not None else read_inbound(body)
 
 
 _OPT_INS = (Keyword.START, Keyword.YES, Keyword.JOIN)

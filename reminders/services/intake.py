@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from reminders.domain import messages as texts
-from reminders.domain.conversation import Keyword, read_inbound
+from reminders.domain.conversation import Keyword
 from reminders.domain.model import PhoneNumber
 from reminders.ports import (
     Clock,
@@ -32,6 +32,7 @@ from reminders.ports import (
     WebhookKind,
     WebhookRecord,
 )
+from reminders.services.conversation import inbound_keyword
 from reminders.services.delivery import StatusResult
 from reminders.services.policy import Policy
 from reminders.services.replay import ReplayReport, SpoolReplay, apply_inbound, apply_status
@@ -49,7 +50,8 @@ class NotKept(Exception):
 @dataclass(frozen=True, slots=True)
 class InboundAnswer:
     """What became of an inbound SMS: the keyword it was read as, and the reply to send now
-    (None for none). One kept in the spool is read from its body alone."""
+    (None for none). One kept in the spool is read as it will be applied
+    (conversation.inbound_keyword)."""
 
     keyword: Keyword
     reply: str | None
@@ -99,7 +101,7 @@ class Intake:
         if applied is not None:
             return applied
         # Read as handle_inbound reads it; the provider's Advanced Opt-Out has answered.
-        keyword = read_inbound(body).keyword
+        keyword = inbound_keyword(body, opt_out_type).keyword
         stop = keyword is Keyword.STOP and not opt_out_type
         reply = texts.opted_out_text(self._policy.brand) if stop else None
         return InboundAnswer(keyword, reply, kept=True)

@@ -173,6 +173,18 @@ def test_a_kept_stop_the_provider_answered_gets_no_reply(
     assert answer.kept and answer.reply is None
 
 
+def test_a_kept_message_is_read_as_the_provider_read_it(
+    intake: Intake, factory: InMemoryUnitOfWorkFactory, user_id: int
+) -> None:
+    factory.store.unavailable = True
+
+    opt_out = intake.inbound_sms(PHONE, "ARRET", sid(), opt_out_type="STOP")
+    opt_in = intake.inbound_sms(PHONE, "stop? no, START again", sid(), opt_out_type="START")
+
+    assert (opt_out.keyword, opt_out.kept, opt_out.reply) == (Keyword.STOP, True, None)
+    assert (opt_in.keyword, opt_in.kept, opt_in.reply) == (Keyword.START, True, None)
+
+
 def test_any_other_kept_message_gets_no_reply(
     intake: Intake, factory: InMemoryUnitOfWorkFactory, user_id: int
 ) -> None:
