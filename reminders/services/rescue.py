@@ -19,9 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from reminders.domain.errors import SmsLookupError
+from reminders.domain.errors import InvalidInput, SmsLookupError
 from reminders.domain.messages import reminder_text
-from reminders.domain.model import DueReminder, OutboundMessage, SendOutcome, TakenOver
+from reminders.domain.model import (
+    DueReminder,
+    OutboundMessage,
+    ReminderStatus,
+    SendOutcome,
+    TakenOver,
+)
 from reminders.domain.outcomes import Answer, ProviderAnswer, consequence
 from reminders.domain.planning import zone_for
 from reminders.ports import (
@@ -49,12 +55,14 @@ CLOCK_SKEW = timedelta(minutes=2)
 
 @dataclass
 class RescueReport:
-    """What one watch run settled: found at the provider, released without a match, and
-    released without asking (the provider could not be asked)."""
+    """What one watch run settled: found at the provider, released without a match,
+    released without asking (the provider could not be asked), and failed without asking
+    (its user's stored zone is not one this service accepts any more)."""
 
     found: int = 0
     released: int = 0
     unverified: int = 0
+    failed: int = 0
 
 
 @dataclass
@@ -208,12 +216,16 @@ class Watch:
     def _settle_batch(self, batch: list[TakenOver], report: RescueReport) -> None:
         now = self.clock.now()
         claimer = self.dispatcher_id
+        bodies = [self._body(item.due) for item in batch]
         with ThreadPoolExecutor(min(self.lookup_threads, len(batch))) as pool:
-            answers = list(pool.map(self._ask, batch))
+            answers = list(pool.map(self._ask, batch, bodies))
         outcomes: list[SendOutcome] = []
         messages: list[OutboundMessage] = []
-        for item, (found, _verdict) in zip(batch, answers, strict=True):
+        for item, body, (found, verdict) in zip(batch, bodies, answers, strict=True):
             due = item.due
+            if verdict == "failed":  # as sending.triage does: the others go on
+                outcomes.append(SendOutcome(due.id, ReminderStatus.FAILED))
+                continue
             if found is None:
                 # Due as it first was: ahead of what fell due since, while it is still fresh.
                 outcomes.append(released(due, due.send_at))
@@ -223,7 +235,8 @@ class Watch:
             status = consequence(
                 ProviderAnswer(word), attempts=due.attempts + 1, expires_at=due.expires_at, now=now
             ).reminder
-            outcome, message = taken(due, self._body(due), found, item.claimed_at or now, status)
+            assert body is not None  # found by it
+            outcome, message = taken(due, body, found, item.claimed_at or now, status)
             outcomes.append(outcome)
             messages.append(message)
         try:
@@ -247,24 +260,34 @@ class Watch:
             extra={"found": report.found, "released": report.released},
         )
 
-    def _body(self, due: DueReminder) -> str:
-        zone = zone_for(due.timezone)
+    def _body(self, due: DueReminder) -> str | None:
+        """The reminder's text, or None when its user's stored zone is not one this service
+        accepts (any more): one bad row must not stop the batch."""
+        try:
+            zone = zone_for(due.timezone)
+        except InvalidInput:
+            logger.error(
+                "reminder failed: its user's time zone is not one this service knows",
+                extra={"reminder_id": due.id, "user_id": due.user_id},
+            )
+            return None
         return reminder_text(self.policy.brand, due.step, due.session_starts_at, zone)
 
-    def _ask(self, item: TakenOver) -> tuple[SentSms | None, str]:
-        """What the provider says of a claim: the message it took, if any, and the verdict
-        (`found`, `released`, `unverified`). The reminder's last recorded send (one the
+    def _ask(self, item: TakenOver, body: str | None) -> tuple[SentSms | None, str]:
+        """What the provider says of a claim sent as `body`: the message it took, if any, and
+        the verdict (`found`, `released`, `unverified`; `failed` when there is no text to
+        look for, its zone unknown). The reminder's last recorded send (one the
         provider could not deliver, rescheduled since) may be younger than the lookup's
         margin for clock skew: it is not this claim's send."""
         due, claimed_at = item.due, item.claimed_at
         extra = {"reminder_id": due.id, "user_id": due.user_id, "step": due.step}
         if due.phone is None:  # erased: nothing can be sent again either
             return None, "released"
+        if body is None:
+            return None, "failed"
         since = (claimed_at or due.send_at) - CLOCK_SKEW
         try:
-            found = self.sender.find_sent(
-                due.phone, self._body(due), since, excluding=item.provider_sid
-            )
+            found = self.sender.find_sent(due.phone, body, since, excluding=item.provider_sid)
         except SmsLookupError as exc:
             logger.warning(
                 "the provider could not be asked about a send with no recorded outcome; "

@@ -3,6 +3,7 @@ stored zone the service no longer accepts, never keeps it looping or stops the o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import timedelta
 from typing import Any
@@ -109,3 +110,28 @@ def test_a_batch_whose_record_fails_is_dropped_until_its_lease_runs_out(
     assert sender.lookups == 2
     assert (report.found, report.released) == (0, 1)
     assert status(factory, reminder_id) is ReminderStatus.SCHEDULED
+
+
+def test_a_stored_zone_no_longer_accepted_fails_its_reminder_and_the_others_go_on(
+    factory: InMemoryUnitOfWorkFactory,
+    watch: Watch,
+    sender: FakeSmsSender,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stale = enroll(factory, clock, "+14155550123")
+    enroll(factory, clock, "+14155550124")
+    row = factory.store.tables.users[stale]
+    row.schedule = dataclasses.replace(row.schedule, timezone="Mars/Olympus_Mons")
+    claimed = ghost_claims(factory, clock)
+
+    with caplog.at_level(logging.ERROR, logger="reminders.services.rescue"):
+        report = watch.run()
+
+    reminders = factory.store.tables.reminders
+    statuses = {reminders[i].user_id: reminders[i].status for i in claimed}
+    assert statuses == {stale: ReminderStatus.FAILED, stale + 1: ReminderStatus.SCHEDULED}
+    assert (report.released, report.failed) == (1, 1)
+    assert sender.lookups == 1  # the other one only
+    assert watch._pending == []
+    assert "time zone is not one this service knows" in caplog.text
