@@ -40,7 +40,7 @@ STATUS_PATH = "/twilio/status"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 MAX_BODY_BYTES = 64 * 1024  # Twilio's SMS webhooks are a few hundred bytes
 MAX_FIELDS = 200
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
+_SID = re.compile(r"[A-Za-z0-9]{2,64}")  # fullmatch: '$' would let a final newline in
 
 _TWIML = {"description": "TwiML", "content": {"application/xml": {}}}
 _REFUSED = {
@@ -132,7 +132,7 @@ def build_router(container: Container) -> APIRouter:
     def inbound_reply(params: dict[str, str]) -> str | None:
         sid = params.get("MessageSid", "")
         sender = params.get("From", "").strip()
-        if not _SID.match(sid) or not sender:
+        if not _SID.fullmatch(sid) or not sender:
             logger.warning("inbound SMS without a MessageSid or From ignored")
             return None
         try:
@@ -154,7 +154,7 @@ def build_router(container: Container) -> APIRouter:
     def status_update(params: dict[str, str]) -> None:
         sid = params.get("MessageSid", "")
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
-        if not _SID.match(sid) or not status:
+        if not _SID.fullmatch(sid) or not status:
             logger.warning("status callback without a MessageSid or MessageStatus ignored")
             return
         container.intake.status_callback(sid, status, params.get("ErrorCode") or None)

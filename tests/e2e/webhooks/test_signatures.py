@@ -4,6 +4,7 @@ TwiML answer, never an error."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +20,7 @@ from tests.e2e.webhook_support import (
     twilio_container,
     webhooks_for,
 )
-from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks
+from tests.twilio_webhooks import INBOUND_PATH, STATUS_PATH, FakeTwilioWebhooks
 
 # --- signatures ------------------------------------------------------------------------------
 
@@ -124,6 +125,32 @@ def test_a_signed_message_missing_a_field_gets_an_empty_answer(
     assert response.status_code == 200
     assert response.text.endswith("<Response />")
     assert current(container, pending).status is UserStatus.PENDING
+
+
+@pytest.mark.parametrize("sid", ["SMabc\n", "SMabc\r\n", "\nSMabc", "SM-abc"])
+def test_a_signed_message_with_a_message_sid_not_shaped_like_twilios_is_ignored(
+    container: Container, twilio: FakeTwilioWebhooks, pending: User, sid: str
+) -> None:
+    params = {**twilio.inbound_params(PHONE, "YES"), "MessageSid": sid}
+
+    response = twilio.post(INBOUND_PATH, params)
+
+    assert response.status_code == 200
+    assert response.text.endswith("<Response />")
+    assert inbound_count(container) == 0
+    assert current(container, pending).status is UserStatus.PENDING
+
+
+def test_a_signed_status_callback_with_a_message_sid_ending_in_a_newline_is_ignored(
+    twilio: FakeTwilioWebhooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="reminders.entrypoints.webhooks"):
+        response = twilio.post(
+            STATUS_PATH, {**twilio.status_params("SMabc", "delivered"), "MessageSid": "SMabc\n"}
+        )
+
+    assert response.status_code == 200
+    assert "status callback without a MessageSid or MessageStatus ignored" in caplog.text
 
 
 @pytest.mark.parametrize("sender", ["whatsapp:+14155550123", "RollerCare", "12345", "+0123"])
