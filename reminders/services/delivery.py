@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from reminders.domain.model import Direction, Reminder, ReminderStatus, UserStatus
+from reminders.domain.model import Direction, Reminder, ReminderStatus, User, UserStatus
 from reminders.domain.outcomes import (
     Consequence,
     consequence,
@@ -65,8 +65,8 @@ def record_status(
     message = uow.messages.by_provider_sid(message_sid)
     if message is None or message.direction != Direction.OUT:
         return StatusResult(StatusOutcome.UNKNOWN_MESSAGE)
-    if message.user_id is not None:
-        uow.users.lock(message.user_id)  # before the reminder's row: one lock order
+    # Locked before the reminder's row (one lock order), and read once: nothing below changes it.
+    user = uow.users.lock(message.user_id) if message.user_id is not None else None
     failure = word in ("undelivered", "failed")
     error = error_code if failure else None
     if not uow.messages.set_status(message_sid, word, error, now, only_from=behind):
@@ -85,8 +85,8 @@ def record_status(
                 answer, attempts=reminder.attempts, expires_at=reminder.expires_at, now=now
             )
             retry_at = _update_reminder(uow, reminder, result, error, now)
-    if message.user_id is not None:
-        _apply_to_user(uow, message.user_id, stopped_user(answer), now)
+    if user is not None:
+        _apply_to_user(uow, user, stopped_user(answer), now)
     return StatusResult(StatusOutcome.UPDATED, retry_at)
 
 
@@ -113,10 +113,8 @@ def _update_reminder(
     return None
 
 
-def _apply_to_user(uow: UnitOfWork, user_id: int, status: UserStatus | None, now: datetime) -> None:
-    """Stop the user as `status` says, when `domain.outcomes.stops` says it changes them."""
-    if status is None:
-        return
-    user = uow.users.get(user_id)
-    if user is not None and stops(user.status, status):
+def _apply_to_user(uow: UnitOfWork, user: User, status: UserStatus | None, now: datetime) -> None:
+    """Stop the user (locked by this unit of work) as `status` says, when
+    `domain.outcomes.stops` says it changes them."""
+    if status is not None and stops(user.status, status):
         stop_reminders(uow, user, status, now)

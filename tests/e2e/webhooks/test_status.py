@@ -4,9 +4,10 @@ its reminder, only ever forwards, and act on what the error code says about the 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from reminders.adapters.db import messages, reminder_rows
 from reminders.bootstrap import Container
@@ -137,6 +138,26 @@ def test_failed_because_the_recipient_opted_out_opts_the_user_out(
     twilio.status(sid, "failed", error_code=21610)
 
     assert user_status(container, pending) is UserStatus.OPTED_OUT
+
+
+def test_a_status_that_stops_the_user_reads_the_user_once_the_row_it_locks(
+    container: Container, twilio: FakeTwilioWebhooks, sid: str, pending: User
+) -> None:
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        words = " ".join(statement.split()).lower()
+        if words.startswith("select") and " from users" in words:
+            reads.append(statement)
+
+    event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        twilio.status(sid, "failed", error_code=21610)
+    finally:
+        event.remove(container.engine, "before_cursor_execute", count)
+
+    assert user_status(container, pending) is UserStatus.OPTED_OUT
+    assert len(reads) == 1, reads
 
 
 @pytest.mark.parametrize("code", [30005, 30006, 21211, 21614])
