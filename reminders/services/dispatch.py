@@ -124,8 +124,7 @@ class Dispatcher:
         for. One bad reminder never stops the others."""
         report = DispatchReport()
         if self.watch is not None:
-            if self.watch.liveness.evicted:
-                self.watch.liveness.renew()
+            self.watch.renew()
             if not self.watch.may_send():
                 return report  # the database is out of reach: nothing can be recorded
             self._claimer = self.watch.dispatcher_id
@@ -158,6 +157,8 @@ class Dispatcher:
         record at once what needs no sending (see sending.triage) and yield the rest, with
         their texts."""
         while not self.should_stop():
+            if self.watch is not None and self.watch.dispatcher_id != self._claimer:
+                return  # judged dead and renewed: what it claimed was taken over
             # A beat per batch: draining a long backlog is the dispatcher at work, and
             # readiness must not call it stuck.
             self.last_beat_at = now = self.clock.now()
@@ -190,15 +191,18 @@ class Dispatcher:
 
     def _send_one(self, item: ToSend) -> Attempt:
         """Send one claimed reminder unless sending must stop (a stop asked for, outcomes
-        held, no recent beat). Never raises: a lane that died would leave its batch waiting
-        for it forever."""
+        held, no recent beat, this dispatcher judged dead since the claim). Never raises: a
+        lane that died would leave its batch waiting for it forever."""
         due, body = item
         started_at = due.send_at  # until the clock has answered
         try:
             started_at = self.clock.now()
             if self.should_stop() or self._held:
                 return Attempt(due, body, started_at, None)
-            if self.watch is not None and not self.watch.may_send():
+            watch = self.watch
+            # Judged dead and renewed meanwhile: this claim, made under the old id, was taken
+            # over (and maybe released to be sent by another), so it is not this one's to send.
+            if watch is not None and (watch.dispatcher_id != self._claimer or not watch.may_send()):
                 return Attempt(due, body, started_at, None)
             assert due.phone is not None
             result: SentSms | SmsSendError = self.sender.send(due.phone, body)

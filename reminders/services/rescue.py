@@ -84,6 +84,7 @@ class Watch:
     # Taken over, not yet settled: claimed by this dispatcher now, so if this process dies
     # too, they are rescued as its claims.
     _pending: list[TakenOver] = field(default_factory=list)
+    _pending_of: str = ""  # the id under which `_pending` was taken over
     # The claims its own dispatcher holds (set by the dispatcher): never settled here.
     holding: Callable[[], frozenset[int]] = frozenset
     _beat_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,6 +97,12 @@ class Watch:
         """True when a send may start now: a beat reached the database moments ago and no one
         has judged this dispatcher dead. Beats first when the last beat is getting old."""
         return self.liveness.keep_fresh(self._beat)
+
+    def renew(self) -> None:
+        """After an eviction: carry on under a new id. What was taken over under the old one
+        went to the dispatcher that judged this one dead: the next run drops it."""
+        if self.liveness.evicted:
+            self.liveness.renew()
 
     def _beat(self, dispatcher_id: str) -> bool | None:
         # One beat at a time: the first registers the row, and a beat racing it must not take
@@ -137,11 +144,19 @@ class Watch:
         """The scheduler's watch job: beat, then rescue the claims of any dispatcher judged
         dead. Never raises for a database or provider that cannot be reached."""
         report = RescueReport()
-        if self.liveness.evicted:
-            self.liveness.renew()
+        self.renew()
+        if self._pending_of != self.dispatcher_id:
+            if self._pending:
+                logger.warning(
+                    "claims taken over under an id judged dead since are dropped: the "
+                    "dispatcher that judged it took them",
+                    extra={"count": len(self._pending)},
+                )
+            self._pending.clear()
+            self._pending_of = self.dispatcher_id
         self.liveness.record(self._beat(self.dispatcher_id))
-        if self._unreachable:
-            return report
+        if self._unreachable or self.liveness.evicted:
+            return report  # judged dead: renewed, holding nothing, at the next run
         now = self.clock.now()
         try:
             with self.uow_factory() as uow:
