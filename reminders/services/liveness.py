@@ -36,6 +36,18 @@ def new_dispatcher_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a beat made: `alive` as a bare outcome would say it (True, False when the row was
+    gone, None when the database could not be reached), and `started`, the monotonic time
+    taken just before the beat statement, with the database time it wrote. The send
+    allowance counts from it, not from when the commit returned: `dead_after` assumes the
+    beat's time in the database and the allowance start together."""
+
+    alive: bool | None
+    started: float | None = None
+
+
 @dataclass
 class Liveness:
     """This dispatcher's beat, and what it has seen of the others'."""
@@ -51,27 +63,33 @@ class Liveness:
     _seen: dict[str, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def keep_fresh(self, beat: Callable[[str], bool | None]) -> bool:
+    def keep_fresh(self, beat: Callable[[str], bool | Beat | None]) -> bool:
         """Beat through `beat(dispatcher_id)` (True, False when the row was gone, None when the
-        database could not be reached) unless a beat reached the database in the last
-        `beat_every_seconds`. Returns whether a send may start now: a beat reached the
-        database within `send_within_seconds` and this dispatcher was not judged dead."""
+        database could not be reached, or a Beat saying so with the time it started) unless a
+        beat reached the database in the last `beat_every_seconds`. Returns whether a send may
+        start now: a beat reached the database within `send_within_seconds` and this
+        dispatcher was not judged dead."""
         with self._lock:
             if self._last_beat is None or self._age() >= self.beat_every_seconds:
                 self._record(beat(self.dispatcher_id))
             return self.may_send()
 
-    def record(self, beat_reached_database: bool | None) -> None:
+    def record(self, beat_reached_database: bool | Beat | None) -> None:
         """Note the outcome of a beat made elsewhere: True, False (the row was gone: this
-        dispatcher was judged dead), or None (the database could not be reached)."""
+        dispatcher was judged dead), or None (the database could not be reached); or a Beat
+        saying so with the time it started."""
         with self._lock:
             self._record(beat_reached_database)
 
-    def _record(self, outcome: bool | None) -> None:
+    def _record(self, beat: bool | Beat | None) -> None:
+        outcome, started = (beat.alive, beat.started) if isinstance(beat, Beat) else (beat, None)
         if outcome is None:
             self._seen.clear()
             return
-        self._last_beat = self.monotonic()
+        # A beat whose start is unknown counts from now, when its outcome is known.
+        at = self.monotonic() if started is None else started
+        if self._last_beat is None or at > self._last_beat:
+            self._last_beat = at
         if outcome is False:
             self.evicted = True
 

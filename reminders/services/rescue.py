@@ -39,7 +39,7 @@ from reminders.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-from reminders.services.liveness import Liveness
+from reminders.services.liveness import Beat, Liveness
 from reminders.services.policy import Policy
 from reminders.services.sending import released, taken
 from reminders.services.transaction import in_transaction
@@ -104,16 +104,20 @@ class Watch:
         if self.liveness.evicted:
             self.liveness.renew()
 
-    def _beat(self, dispatcher_id: str) -> bool | None:
+    def _beat(self, dispatcher_id: str) -> Beat:
         # One beat at a time: the first registers the row, and a beat racing it must not take
         # the row it has not seen yet for a sign of having been judged dead.
         with self._beat_lock:
             return self._beat_once(dispatcher_id)
 
-    def _beat_once(self, dispatcher_id: str) -> bool | None:
-        now = self.clock.now()
+    def _beat_once(self, dispatcher_id: str) -> Beat:
+        started: list[float] = []
 
         def beat(uow: UnitOfWork) -> bool:
+            # Read once the connection is ours (checking one out can wait), just before the
+            # statement: the time written and the start of the send allowance go together.
+            now = self.clock.now()
+            started[:] = [self.liveness.monotonic()]
             if uow.dispatchers.beat(dispatcher_id, now):
                 return True
             if self._registered == dispatcher_id:
@@ -127,7 +131,7 @@ class Watch:
             if not self._unreachable:
                 logger.warning("dispatcher beat failed: no new sends until one succeeds")
             self._unreachable = True
-            return None
+            return Beat(None)
         if self._unreachable:
             logger.info("dispatcher beat succeeded again")
         self._unreachable = False
@@ -138,7 +142,7 @@ class Watch:
                 "what it holds and carries on under a new id",
                 extra={"dispatcher": dispatcher_id},
             )
-        return alive
+        return Beat(alive, started[-1])
 
     def run(self) -> RescueReport:
         """The scheduler's watch job: beat, then rescue the claims of any dispatcher judged
