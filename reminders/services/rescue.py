@@ -163,7 +163,8 @@ class Watch:
             return report  # judged dead: renewed, holding nothing, at the next run
         now = self.clock.now()
         try:
-            with self.uow_factory() as uow:
+            # Read only: on SQLite a writing unit of work would take the write lock.
+            with self.uow_factory(read_only=True) as uow:
                 beats = uow.dispatchers.all()
             for beat in self.liveness.dead(beats, now):
                 self._take_from_dead(beat.dispatcher_id, beat.beats, now)

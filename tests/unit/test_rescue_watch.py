@@ -135,3 +135,13 @@ def test_a_stored_zone_no_longer_accepted_fails_its_reminder_and_the_others_go_o
     assert sender.lookups == 1  # the other one only
     assert watch._pending == []
     assert "time zone is not one this service knows" in caplog.text
+
+
+def test_the_watch_reads_the_beats_in_a_read_only_unit_of_work(
+    factory: InMemoryUnitOfWorkFactory, watch: Watch
+) -> None:
+    watch.run()
+
+    beat, read, *_ = factory.opened
+    assert beat == (False, True)  # the beat: one statement
+    assert read == (True, False)  # every dispatcher's row, read only
