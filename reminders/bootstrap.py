@@ -91,6 +91,7 @@ class Container:
         self.metrics.rescued("found", report.found)
         self.metrics.rescued("released", report.released)
         self.metrics.rescued("unverified", report.unverified)
+        self.metrics.rescued("failed", report.failed)
         return report
 
     def close_unconfirmed(self) -> int:

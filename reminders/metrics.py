@@ -72,11 +72,12 @@ class Metrics:
             "reminders_rescued",
             "Sends left without a recorded outcome by a dispatcher that stopped, by what the "
             "provider said: found (recorded as sent), released (never taken: sent now), "
-            "unverified (the provider could not be asked: sent again, possibly twice).",
+            "unverified (the provider could not be asked: sent again, possibly twice), failed (its "
+            "user's stored time zone is no longer accepted: not sent).",
             ["outcome"],
             registry=self.registry,
         )
-        for outcome in ("found", "released", "unverified"):
+        for outcome in ("found", "released", "unverified", "failed"):
             self._rescued.labels(outcome)
         for kind in ("inbound", "status"):  # shown at 0 before the first outage
             self._spool_kept.labels(kind)
