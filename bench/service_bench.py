@@ -326,7 +326,9 @@ class InstantSender:
     def send(self, to: PhoneNumber, body: str) -> SentSms:
         return SentSms(provider_sid=f"SM{next(self._sids):032x}", status="queued")
 
-    def find_sent(self, to: PhoneNumber, body: str, since: datetime) -> SentSms | None:
+    def find_sent(
+        self, to: PhoneNumber, body: str, since: datetime, *, excluding: str | None = None
+    ) -> SentSms | None:
         raise SmsLookupError("the benchmark's instant sender keeps no record")
 
 
