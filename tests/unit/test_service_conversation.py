@@ -397,3 +397,48 @@ def test_a_strangers_yes_that_got_no_answer_does_not_use_up_the_days_answer(
     answered = text(factory, clock, "JOIN", phone=STRANGER)
 
     assert answered.reply == texts.not_enrolled_text(POLICY.brand)
+
+
+def test_an_extra_done_is_the_last_session_a_resume_keeps_seven_days_from(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    # Mon 2 March 10:00: the first session (Tue 3 March) has not opened, so DONE is extra.
+    user_id = enroll(factory, clock).id
+
+    text(factory, clock, "DONE")
+    text(factory, clock, "PAUSE")
+    text(factory, clock, "RESUME")
+
+    assert user_row(factory, user_id).last_session_date == date(2026, 3, 2)
+    [upcoming] = sessions(factory, SessionStatus.PLANNED)
+    assert upcoming.local_date >= date(2026, 3, 9)  # R2: 7 days after the extra session
+
+
+def test_stop_before_consent_cancels_the_consent_question(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock, confirmed=False)
+
+    text(factory, clock, "STOP")
+
+    assert Step.CONSENT_REQUEST not in pending_steps(factory)
+
+
+def test_later_leaves_out_a_heads_up_whose_time_has_passed(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    # Tue 3 March 20:30: Wednesday's heads-up (a day before, Tue 20:00) is already past.
+    clock.set(SESSION_START + timedelta(minutes=30))
+
+    text(factory, clock, "LATER")
+
+    [moved] = sessions(factory, SessionStatus.PLANNED)
+    assert moved.local_date == date(2026, 3, 4)
+    steps = [
+        r.step
+        for r in factory.store.tables.reminders.values()
+        if r.session_id == moved.id and r.status in ACTIVE_REMINDER_STATUSES
+    ]
+    assert Step.HEADS_UP not in steps
+    assert Step.ROLL in steps
