@@ -141,11 +141,16 @@ def unconfirmed_cutoff(now: datetime) -> datetime:
     return now - timedelta(hours=UNCONFIRMED_AFTER_HOURS)
 
 
+def ends_unconfirmed(session: Session, now: datetime) -> bool:
+    """R9: whether the planned `session`, with no reply by `now`, ends `unconfirmed`."""
+    return session.starts_at <= unconfirmed_cutoff(now)
+
+
 def takes_done(session: Session, schedule: Schedule, plan: Plan, now: datetime) -> bool:
     """Whether a DONE `now` ends the planned `session` (R9): from its first SMS until it
     would end unconfirmed. Outside that, a DONE is an extra session (R10)."""
     opens_at = first_send_at(session.local_date, schedule, plan)
-    return opens_at <= now and session.starts_at > unconfirmed_cutoff(now)
+    return opens_at <= now and not ends_unconfirmed(session, now)
 
 
 # --- the first session and consent (R11) -----------------------------------------------------

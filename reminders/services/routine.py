@@ -25,6 +25,7 @@ from reminders.domain.sessions import (
     check_first_session_date,
     consent_request,
     ended_on,
+    ends_unconfirmed,
     extra_session,
     later_date,
     next_session_date,
@@ -298,7 +299,7 @@ def close_unconfirmed(uow: UnitOfWork, policy: Policy, now: datetime, limit: int
         session = uow.sessions.get(found_session.id)
         if session is None or session.status is not SessionStatus.PLANNED:
             continue
-        if session.starts_at > cutoff:
+        if not ends_unconfirmed(session, now):
             continue
         user = locked[session.user_id]
         if user is None:
