@@ -50,11 +50,10 @@ def next_session_date(
     """The date of the next session by the routine (R10): the last session's date plus the
     cadence, never fewer than 7 days after it (R2) and never a date whose steps have begun;
     with no last session, the earliest feasible date (R11)."""
-    earliest = earliest_feasible_date(now, schedule, plan)
+    floor = restart_date(now=now, schedule=schedule, plan=plan, last_session_date=last_session_date)
     if last_session_date is None:
-        return earliest
-    by_cadence = last_session_date + schedule.cadence_days * DAY
-    return max(by_cadence, earliest_allowed_date(last_session_date), earliest)
+        return floor
+    return max(last_session_date + schedule.cadence_days * DAY, floor)
 
 
 def restart_date(
@@ -105,9 +104,10 @@ def extra_session(
     """The extra session a DONE with no session pending records (R10), done `now`."""
     today = local_date(now, zone_for(schedule.timezone))
     if last_session_date is None:
-        return ExtraSession(PlannedSession(today, now, ()), today, too_soon=False)
-    too_soon = today < earliest_allowed_date(last_session_date)
-    last = max(today, last_session_date)
+        last, too_soon = today, False
+    else:
+        last = max(today, last_session_date)
+        too_soon = today < earliest_allowed_date(last_session_date)
     return ExtraSession(PlannedSession(today, now, ()), last, too_soon)
 
 
