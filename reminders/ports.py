@@ -13,12 +13,14 @@ from types import TracebackType
 from typing import Protocol
 
 from reminders.domain.model import (
+    CheckIn,
     Direction,
     DispatcherBeat,
     DueReminder,
     InboundMessage,
     MessageRecord,
     OutboundMessage,
+    PausedReason,
     PhoneNumber,
     PlannedReminder,
     PlannedSession,
@@ -30,10 +32,12 @@ from reminders.domain.model import (
     Session,
     SessionKind,
     SessionStatus,
+    Step,
     TakenOver,
     User,
     UserStatus,
 )
+from reminders.domain.reply_limit import ReplyWindow
 
 __all__ = ["SentSms"]  # a domain value, named here too for the senders that return it
 
@@ -153,7 +157,28 @@ class UserRepository(Protocol):
         """The user with this number; with `lock`, locked as by `lock()`."""
         ...
 
-    def set_status(self, user_id: int, status: UserStatus, now: datetime) -> None: ...
+    def set_status(
+        self,
+        user_id: int,
+        status: UserStatus,
+        now: datetime,
+        *,
+        paused_reason: PausedReason | None = None,
+    ) -> None:
+        """Set the status; the reason is kept with a paused status and cleared with any
+        other."""
+        ...
+
+    def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
+        """Record that these users' safety notice was planned `at` (their first consent): it
+        is never planned again, and their next session done is followed by a check-in."""
+        ...
+
+    def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None: ...
+
+    def set_done_asked(self, user_id: int, at: datetime | None) -> None:
+        """Record when a DONE was asked to be sent again (None: no DONE is waiting)."""
+        ...
 
     def set_schedule(self, user_id: int, schedule: Schedule, now: datetime) -> None: ...
 
@@ -165,6 +190,10 @@ class UserRepository(Protocol):
 
     def count_by_status(self) -> dict[UserStatus, int]:
         """Users by status, erased ones left out; statuses with none are missing."""
+        ...
+
+    def count_paused_by_reason(self) -> dict[PausedReason, int]:
+        """Paused users by reason, erased ones left out; reasons with none are missing."""
         ...
 
     def erase(self, user_id: int, now: datetime) -> None:
@@ -220,6 +249,22 @@ class SessionRepository(Protocol):
 
     def count_by_status(self) -> dict[SessionStatus, int]: ...
 
+    def outcomes(self, user_id: int) -> list[SessionStatus]:
+        """The statuses of the user's sessions that ended done, skipped or unconfirmed,
+        newest first (by start)."""
+        ...
+
+    def set_checkin(self, session_id: int, checkin: CheckIn) -> None: ...
+
+    def awaiting_checkin(self, user_id: int, sent_since: datetime) -> Session | None:
+        """The user's latest session whose check-in was sent at or after `sent_since` and
+        not answered yet, if any."""
+        ...
+
+    def count_checkins(self) -> dict[CheckIn, int]:
+        """Check-ins answered ok, with a reaction, and (as `asked`) sent but unanswered."""
+        ...
+
 
 class ReminderRepository(Protocol):
     def add(
@@ -242,8 +287,9 @@ class ReminderRepository(Protocol):
         """The reminders of these sessions, by send time."""
         ...
 
-    def cancel_for_user(self, user_id: int, now: datetime) -> int:
-        """Cancel every scheduled or claimed reminder of the user; returns how many."""
+    def cancel_for_user(self, user_id: int, now: datetime, *, keep: Sequence[Step] = ()) -> int:
+        """Cancel every scheduled or claimed reminder of the user but those of the `keep`
+        steps; returns how many."""
         ...
 
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
@@ -357,14 +403,14 @@ class MessageRepository(Protocol):
 
 
 class ReplyLogRepository(Protocol):
-    """Auto-replies per number. Each change is one atomic statement, so that replies racing
-    each other are all counted."""
+    """Auto-replies per number. A member's window is read and written under their user's
+    lock; the "not enrolled" claim is one atomic statement."""
 
-    def count_reply(self, phone: PhoneNumber, now: datetime, window: timedelta) -> int:
-        """Count one auto-reply to `phone`, in the current window or in a new one from `now`
-        when the last began `window` or more ago. Returns the replies in the window, this one
-        included."""
+    def window(self, phone: PhoneNumber) -> ReplyWindow | None:
+        """The reply limiter's window for `phone`, if it has one."""
         ...
+
+    def save_window(self, phone: PhoneNumber, window: ReplyWindow) -> None: ...
 
     def claim_not_enrolled(self, phone: PhoneNumber, now: datetime, every: timedelta) -> bool:
         """True, with `now` recorded, when `phone` was not told it is not enrolled in the last

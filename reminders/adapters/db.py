@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Date,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -62,6 +64,10 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("erased_at", UtcDateTime),
+    Column("paused_reason", String(16)),  # user | operator | skin_reaction, while paused
+    Column("safety_notice_at", UtcDateTime),  # when the one safety notice was planned
+    Column("checkin_due", Boolean, nullable=False, server_default=false()),
+    Column("done_asked_at", UtcDateTime),  # a DONE that asked to be sent again to count
     Index("ix_users_status", "status"),
 )
 
@@ -76,6 +82,7 @@ sessions = Table(
     Column("kind", String(8), nullable=False, server_default="planned"),
     Column("later_count", Integer, nullable=False, server_default="0"),
     Column("outcome_at", UtcDateTime),
+    Column("checkin", String(8)),  # asked | ok | reaction: the check-in after it, if any
     Index("ix_sessions_user_status", "user_id", "status"),
     Index(
         "ix_sessions_open",
@@ -143,7 +150,7 @@ dispatchers = Table(
     Column("beat_at", UtcDateTime, nullable=False),
 )
 
-# Auto-replies per number (rate limit, "not enrolled" once a day). Keyed by the number, which
+# Auto-replies per number (the reply limiter, "not enrolled" once a day). Keyed by the number, which
 # erasure removes.
 reply_log = Table(
     "reply_log",
@@ -152,6 +159,11 @@ reply_log = Table(
     Column("window_started_at", UtcDateTime, nullable=False),
     Column("replies_in_window", Integer, nullable=False),
     Column("not_enrolled_at", UtcDateTime),
+    # The last inbound text answered (a digest), how many times in a row, and the end of a
+    # silence after too many messages (see domain/reply_limit.py).
+    Column("text_key", String(16)),
+    Column("text_repeats", Integer, nullable=False, server_default="0"),
+    Column("muted_until", UtcDateTime),
 )
 
 

@@ -1,11 +1,13 @@
 """Reading an inbound SMS (docs/rules.md, the conversation): the first word decides, except
-opt-outs, which are also found anywhere in the message."""
+opt-outs and then skin reactions, which are found anywhere in the message."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from reminders.domain.reactions import find_reaction
 
 
 class Keyword(StrEnum):
@@ -23,6 +25,7 @@ class Keyword(StrEnum):
     TIME = "TIME"
     SORE = "SORE"
     JOIN = "JOIN"
+    OK = "OK"  # an answer to the check-in: the skin is fine
     OTHER = "OTHER"
 
 
@@ -55,6 +58,11 @@ _FIRST_WORD = {
     "REDNESS": Keyword.SORE,
     "RASH": Keyword.SORE,
     "SWELLING": Keyword.SORE,
+    "OK": Keyword.OK,
+    "OKAY": Keyword.OK,
+    "FINE": Keyword.OK,
+    "GOOD": Keyword.OK,
+    "GREAT": Keyword.OK,
 }
 
 _OPT_OUT_ANYWHERE = re.compile(r"\b(stop|unsubscribe|revoke|opt[\s-]*out)\b", re.IGNORECASE)
@@ -65,21 +73,30 @@ _WORD = re.compile(r"[A-Za-z0-9:]+")
 class Inbound:
     keyword: Keyword
     argument: str = ""  # the rest of the message, for EVERY n and TIME hh:mm
+    reaction: str | None = None  # the reaction word found, when the keyword is SORE
+    done: bool = False  # a reaction in a message that begins with DONE ("done, but it stings")
 
 
 def read_inbound(text: str) -> Inbound:
     """The keyword of an inbound message, matched case-insensitively on its first word after
-    trimming punctuation and white space; any message containing stop, unsubscribe, revoke or
-    "opt out" is an opt-out."""
-    words = _WORD.findall(text or "")
+    trimming punctuation and white space. Two things are found anywhere in it instead, in
+    this order: an opt-out (stop, unsubscribe, revoke, "opt out"), then a skin reaction that
+    no negation cancels (`reactions.find_reaction`), which reads as SORE."""
+    body = text or ""
+    words = _WORD.findall(body)
     first = words[0].upper() if words else ""
     if first == "OPT" and len(words) > 1 and words[1].upper() == "OUT":
         return Inbound(Keyword.STOP)
     keyword = _FIRST_WORD.get(first)
-    if keyword is None and _OPT_OUT_ANYWHERE.search(text or ""):
+    if keyword is not Keyword.STOP and _OPT_OUT_ANYWHERE.search(body):
         return Inbound(Keyword.STOP)
+    if keyword is Keyword.STOP:
+        return Inbound(keyword, " ".join(words[1:]))
+    reaction = find_reaction(body)
+    if reaction is not None or keyword is Keyword.SORE:
+        return Inbound(
+            Keyword.SORE, reaction=reaction or first.lower(), done=keyword is Keyword.DONE
+        )
     if keyword is None:
         return Inbound(Keyword.OTHER)
-    if keyword is not Keyword.STOP and _OPT_OUT_ANYWHERE.search(text or ""):
-        return Inbound(Keyword.STOP)
     return Inbound(keyword, " ".join(words[1:]))

@@ -61,6 +61,10 @@ def _hhmm(at: datetime, zone: ZoneInfo) -> str:
 
 def reminder_text(brand: str, step: Step, starts_at: datetime | None, zone: ZoneInfo) -> str:
     """The body of a planned SMS (R1, R4)."""
+    if step is Step.SAFETY_NOTICE:
+        return safety_notice_text(brand)
+    if step is Step.SKIN_CHECK:
+        return skin_check_text(brand)
     if step is Step.CONSENT_REQUEST or starts_at is None:
         return consent_request_text(brand)
     when = format_when(starts_at, zone)
@@ -93,6 +97,20 @@ def consent_request_text(brand: str) -> str:
     )
 
 
+def safety_notice_text(brand: str) -> str:
+    return (
+        f"{brand}: Don't roll if pregnant, with an autoimmune disease or on broken/infected"
+        " skin. Check products for allergies first. Unsure? Ask a doctor."
+    )
+
+
+def skin_check_text(brand: str) -> str:
+    return (
+        f"{brand}: How does your skin feel after your roller session? Reply OK if all is well,"
+        " or SORE if it is red, sore, swollen or itchy."
+    )
+
+
 # --- replies to inbound SMS (docs/rules.md) -----------------------------------------------
 
 RATES = "Msg & data rates may apply."
@@ -113,28 +131,40 @@ def resubscribed_text(brand: str, when: str) -> str:
     return f"{brand}: You're subscribed again. Next roller session {when}. Reply STOP to opt out."
 
 
-def help_text(brand: str, contact: str) -> str:
+def help_text(brand: str, contact: str, per_session: int) -> str:
+    """HELP: `per_session` is the number of SMS of the active plan."""
     return (
-        f"{brand}: Roller reminders, 4 msgs/session, max weekly. Reply DONE SKIP LATER. Help:"
-        f" {contact}. Msg&data rates may apply. STOP to end"
+        f"{brand}: {per_session} roller msgs per session, max weekly. Reply DONE SKIP LATER"
+        f" SORE. Help: {contact}. Msg&data rates may apply. STOP to end"
     )
 
 
-def done_text(brand: str, when: str | None, too_soon: bool) -> str:
+def done_text(brand: str, when: str | None, too_soon: bool, streak: int = 0) -> str:
+    """A session recorded done; `streak` sessions done in a row, named from 2 on."""
     tail = f" Next roller session {when}." if when else " Reply RESUME to restart reminders."
     if too_soon:
         return (
             f"{brand}: Noted. The routine is at most once a week: give skin"
             f" {MIN_DAYS_BETWEEN_SESSIONS} days between sessions.{tail}"
         )
-    return f"{brand}: Well done!{tail}"
+    in_a_row = f" {streak} sessions in a row." if streak >= 2 else ""
+    return f"{brand}: Well done!{in_a_row}{tail}"
+
+
+def done_confirm_text(brand: str, when: str | None) -> str:
+    """A DONE with no session under way: it counts only when sent again."""
+    planned = f"; next planned {when}" if when else ""
+    return f"{brand}: Reply DONE again to log a session today{planned}."
 
 
 def skipped_text(brand: str, when: str) -> str:
     return f"{brand}: Skipped. Next roller session {when}."
 
 
-def moved_text(brand: str, when: str) -> str:
+def moved_text(brand: str, when: str, *, soon: bool = True) -> str:
+    """LATER: the session moved to `when`; DONE is named only for a session under way."""
+    if not soon:
+        return f"{brand}: Moved to {when}."
     return f"{brand}: Moved to {when}. Reply DONE when finished."
 
 
@@ -186,14 +216,28 @@ def time_help_text(brand: str) -> str:
 
 def sore_text(brand: str) -> str:
     return (
-        f"{brand}: So sorry. Redness & swelling usually settle in a few days; if worse, lasting,"
-        " pus or fever, see a doctor. RESUME once skin has calmed."
+        f"{brand}: Reminders paused. Redness & swelling usually settle in a few days; see a"
+        " doctor if worse, lasting, pus or fever. RESUME once calm."
     )
+
+
+def checkin_ok_text(brand: str, when: str | None) -> str:
+    tail = f" Next roller session {when}." if when else ""
+    return f"{brand}: Glad to hear it!{tail}"
 
 
 def keywords_text(brand: str) -> str:
     return (
-        f"{brand}: Reply DONE, SKIP, LATER, NEXT, PAUSE, RESUME, TIME hh:mm, EVERY n, HELP or STOP."
+        f"{brand}: Reply DONE, SKIP, LATER, NEXT, PAUSE, RESUME, TIME hh:mm, EVERY n, HELP, STOP,"
+        " or SORE if your skin reacts."
+    )
+
+
+def limited_text(brand: str, minutes: int) -> str:
+    """The last reply before the reply limiter's silence."""
+    return (
+        f"{brand}: Too many messages: replies paused for {minutes} minutes. Your texts are still"
+        " read. Reply STOP to opt out."
     )
 
 

@@ -27,6 +27,22 @@ class UserStatus(StrEnum):
     INVALID = "invalid"  # the provider said the number cannot receive SMS
 
 
+class PausedReason(StrEnum):
+    """Why a paused user is paused."""
+
+    USER = "user"  # they texted PAUSE
+    OPERATOR = "operator"  # an operator paused them
+    SKIN_REACTION = "skin_reaction"  # they reported a skin reaction
+
+
+class CheckIn(StrEnum):
+    """A session's tolerance check-in: asked (planned or sent, no answer yet), or answered."""
+
+    ASKED = "asked"
+    OK = "ok"
+    REACTION = "reaction"
+
+
 class SessionStatus(StrEnum):
     PLANNED = "planned"
     DONE = "done"
@@ -69,6 +85,8 @@ class Step(StrEnum):
     PEELING = "peeling"
     ROLL = "roll"
     CONSENT_REQUEST = "consent_request"  # not a plan step: the double opt-in question
+    SAFETY_NOTICE = "safety_notice"  # not a plan step: who must not roll, once consent is given
+    SKIN_CHECK = "skin_check"  # not a plan step: how the skin feels after a session
 
 
 PLAN_STEPS = (Step.HEADS_UP, Step.MAKEUP_REMOVAL, Step.PEELING, Step.ROLL)
@@ -199,6 +217,10 @@ class User:
     schedule: Schedule
     last_session_date: date | None
     created_at: datetime
+    paused_reason: PausedReason | None = None  # set while paused
+    safety_notice_at: datetime | None = None  # when the safety notice was planned, if ever
+    checkin_due: bool = False  # the next session done is followed by a check-in
+    done_asked_at: datetime | None = None  # when a DONE was asked to be sent again
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +233,7 @@ class Session:
     kind: SessionKind
     later_count: int
     outcome_at: datetime | None
+    checkin: CheckIn | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ calendar dates; planning.py turns them into instants."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -186,3 +187,69 @@ def check_first_session_date(day: date, now: datetime, schedule: Schedule) -> No
         )
     if session_start(day, schedule) <= now:
         raise past
+
+
+# --- safety: the notice once consent is given, the check-in after a session -------------------
+
+SAFETY_NOTICE_AFTER = timedelta(seconds=5)  # after the welcome, which goes back at once
+SAFETY_NOTICE_FRESH = timedelta(hours=24)
+CHECKIN_ANSWER_WITHIN = timedelta(days=2)  # an OK later than this answers no check-in
+
+
+def safety_notice(now: datetime) -> PlannedReminder:
+    """The safety notice, planned when consent is first given: a few seconds after the
+    welcome, and not sent once it is a day old (R8); quiet hours hold it like any SMS (R7)."""
+    send_at = now + SAFETY_NOTICE_AFTER
+    return PlannedReminder(Step.SAFETY_NOTICE, send_at, send_at + SAFETY_NOTICE_FRESH)
+
+
+def checkin_answered_since(now: datetime) -> datetime:
+    """A check-in sent at or after this instant is still open to an answer `now`."""
+    return now - CHECKIN_ANSWER_WITHIN
+
+
+# --- the conversation: a DONE with no session under way, LATER ---------------------------------
+
+DONE_CONFIRM_WITHIN = timedelta(minutes=10)
+
+
+def done_confirmed(done_asked_at: datetime | None, now: datetime) -> bool:
+    """Whether a DONE with no session under way counts `now`: when it repeats one that was
+    asked to be sent again within the last 10 minutes."""
+    return done_asked_at is not None and now - done_asked_at <= DONE_CONFIRM_WITHIN
+
+
+def under_way(session: Session, now: datetime) -> bool:
+    """Whether LATER's reply should invite a DONE: the session (before it moves) starts within
+    a day of `now`, or has started."""
+    return session.starts_at - now <= DAY
+
+
+# --- adherence ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Adherence:
+    """A user's sessions done, skipped and unconfirmed, and the streak: sessions done in a
+    row, counted back from the latest ended one."""
+
+    done: int
+    skipped: int
+    unconfirmed: int
+    streak: int
+
+
+def adherence(outcomes: Sequence[SessionStatus]) -> Adherence:
+    """Adherence from the statuses of a user's ended sessions, newest first (cancelled ones
+    left out: they were superseded, not missed)."""
+    streak = 0
+    for status in outcomes:
+        if status is not SessionStatus.DONE:
+            break
+        streak += 1
+    return Adherence(
+        done=sum(1 for s in outcomes if s is SessionStatus.DONE),
+        skipped=sum(1 for s in outcomes if s is SessionStatus.SKIPPED),
+        unconfirmed=sum(1 for s in outcomes if s is SessionStatus.UNCONFIRMED),
+        streak=streak,
+    )

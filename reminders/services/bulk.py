@@ -18,6 +18,7 @@ from reminders.domain.planning import plan_session
 from reminders.domain.sessions import check_first_session_date, consent_request, next_session_date
 from reminders.ports import UnitOfWork
 from reminders.services.policy import Policy
+from reminders.services.routine import plan_safety_notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,10 @@ def enroll_many(
         planned.append(
             (user_id, plan_session(day, entry.schedule, policy.plan, policy.quiet_hours))
         )
+    consented = [
+        user_id for user_id, entry in zip(user_ids, fresh, strict=True) if entry.consent_confirmed
+    ]
+    plan_safety_notice(uow, consented, now)
     session_ids = uow.sessions.add_many(planned, now)
     for session_id, (user_id, session) in zip(session_ids, planned, strict=True):
         reminders.extend((user_id, session_id, r) for r in session.still_ahead(now))

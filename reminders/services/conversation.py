@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from reminders.domain import messages as texts
+from reminders.domain import reply_limit
 from reminders.domain.conversation import Inbound, Keyword, read_inbound
 from reminders.domain.errors import InvalidInput, QuietHoursConflict
 from reminders.domain.model import (
     REPLIED,
+    CheckIn,
     InboundMessage,
     OutboundMessage,
+    PausedReason,
     PhoneNumber,
     Session,
     SessionStatus,
@@ -23,23 +26,29 @@ from reminders.domain.model import (
     parse_whole_number,
 )
 from reminders.domain.planning import zone_for
-from reminders.domain.sessions import takes_done
+from reminders.domain.reply_limit import Verdict, text_key
+from reminders.domain.sessions import (
+    adherence,
+    checkin_answered_since,
+    done_confirmed,
+    takes_done,
+    under_way,
+)
 from reminders.ports import UnitOfWork
 from reminders.services import routine
 from reminders.services.policy import Policy
 
 logger = logging.getLogger(__name__)
 
-REPLY_WINDOW = timedelta(minutes=10)
-REPLIES_PER_WINDOW = 5  # more than any person needs; a bot that answers our answers is cut off
 NOT_ENROLLED_EVERY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
 class InboundResult:
-    keyword: Keyword
+    keyword: Keyword  # SORE for a skin reaction
     reply: str | None
     duplicate: bool = False
+    checkin: CheckIn | None = None  # the check-in this message answered, if any
 
 
 def handle_inbound(
@@ -62,6 +71,7 @@ def handle_inbound(
     a STOP of the user's already recorded is recorded but changes nothing (an opt-out is never
     undone by an older message)."""
     inbound = inbound_keyword(body, opt_out_type)
+    checkin: CheckIn | None = None
     user = uow.users.by_phone(phone, lock=True)
     received = InboundMessage(
         user_id=user.id if user else None,
@@ -84,13 +94,12 @@ def handle_inbound(
         )
         reply = None
     else:
-        reply = _member(uow, policy, user, inbound, now)
+        said = _member(uow, policy, user, inbound, now)
+        reply, checkin = said.reply, said.checkin
     if not may_answer:
         reply = None
-    if reply is not None and inbound.keyword is not Keyword.STOP:
-        if not _may_reply(uow, phone, now):
-            logger.warning("auto-reply suppressed by the rate limit", extra={"to": phone.masked()})
-            reply = None
+    if reply is not None and user is not None and inbound.keyword is not Keyword.STOP:
+        reply = _limited(uow, policy, phone, body, reply, now)
     if reply is not None and user is not None:
         replied = OutboundMessage(
             user_id=user.id, body=reply, status=REPLIED, keyword=inbound.keyword.value
@@ -104,7 +113,7 @@ def handle_inbound(
             "replied": reply is not None,
         },
     )
-    return InboundResult(inbound.keyword, reply)
+    return InboundResult(inbound.keyword, reply, checkin=checkin)
 
 
 # Twilio's Advanced Opt-Out also knows custom and other-language keywords ("ARRET"); when it
@@ -137,8 +146,23 @@ def _opt_in_older_than_a_stop(
     )
 
 
-def _may_reply(uow: UnitOfWork, phone: PhoneNumber, now: datetime) -> bool:
-    return uow.reply_log.count_reply(phone, now, REPLY_WINDOW) <= REPLIES_PER_WINDOW
+def _limited(
+    uow: UnitOfWork, policy: Policy, phone: PhoneNumber, body: str, reply: str, now: datetime
+) -> str | None:
+    """The reply, the limiter's last notice in its place, or None (domain/reply_limit.py)."""
+    verdict, window = reply_limit.decide(uow.reply_log.window(phone), text_key(body), now)
+    if verdict is Verdict.SILENT:
+        logger.info(
+            "auto-reply left out: replies to this number are paused", extra={"to": phone.masked()}
+        )
+        return None
+    uow.reply_log.save_window(phone, window)
+    if verdict is Verdict.LAST_NOTICE:
+        logger.warning(
+            "too many messages from one number: replies paused", extra={"to": phone.masked()}
+        )
+        return texts.limited_text(policy.brand, reply_limit.silence_minutes())
+    return reply
 
 
 def _stranger(
@@ -157,31 +181,93 @@ def _when(session: Session | None, user: User) -> str | None:
     return texts.format_when(session.starts_at, zone_for(user.schedule.timezone))
 
 
-def _member(
-    uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: datetime
-) -> str | None:
+def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: datetime) -> _Said:
     brand = policy.brand
     keyword = inbound.keyword
     if keyword is Keyword.STOP:
         if user.status is not UserStatus.OPTED_OUT:
             routine.stop_reminders(uow, user, UserStatus.OPTED_OUT, now)
             logger.info("user opted out", extra={"user_id": user.id})
-            return texts.opted_out_text(brand)
-        return None
-    if keyword is Keyword.HELP:
-        return texts.help_text(brand, policy.help_contact)
+            return _Said(texts.opted_out_text(brand))
+        return _Said(None)
     if user.status is UserStatus.OPTED_OUT:
         if keyword in _OPT_INS:
             session = routine.activate(uow, policy, user, now)
-            return texts.resubscribed_text(brand, _when(session, user) or "")
-        return None  # an opted-out number gets nothing else
+            return _Said(texts.resubscribed_text(brand, _when(session, user) or ""))
+        return _Said(None)  # an opted-out number gets nothing else
+    if keyword is Keyword.SORE:
+        return _reaction(uow, policy, user, inbound, now)
+    if keyword is Keyword.HELP:
+        return _Said(texts.help_text(brand, policy.help_contact, len(policy.plan.steps)))
     if user.status is UserStatus.PENDING:
         if keyword in (Keyword.YES, Keyword.START, Keyword.JOIN):
             session = routine.activate(uow, policy, user, now)
             logger.info("consent confirmed", extra={"user_id": user.id})
-            return texts.welcome_text(brand, _when(session, user) or "")
-        return texts.confirm_first_text(brand)
-    return _routine_command(uow, policy, user, inbound, now)
+            return _Said(texts.welcome_text(brand, _when(session, user) or ""))
+        return _Said(texts.confirm_first_text(brand))
+    if keyword is Keyword.OK:
+        return _checkin_ok(uow, policy, user, now)
+    return _Said(_routine_command(uow, policy, user, inbound, now))
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """A member's message applied: the reply, and the check-in it answered, if any."""
+
+    reply: str | None
+    checkin: CheckIn | None = None
+
+
+def _reaction(
+    uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: datetime
+) -> _Said:
+    """A skin reaction: the advice, and (once consent is given) reminders paused for it. A
+    message that began with DONE records the session first, so that R2 counts from it."""
+    logger.info("skin reaction reported", extra={"user_id": user.id})
+    if user.status is UserStatus.PENDING:
+        return _Said(texts.sore_text(policy.brand))
+    if inbound.done:
+        upcoming = uow.sessions.upcoming(user.id)
+        if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
+            routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
+        else:
+            routine.record_extra_done(uow, policy, user, now)
+    answered = uow.sessions.awaiting_checkin(user.id, checkin_answered_since(now))
+    if answered is not None:
+        uow.sessions.set_checkin(answered.id, CheckIn.REACTION)
+    routine.stop_reminders(uow, user, UserStatus.PAUSED, now, PausedReason.SKIN_REACTION)
+    return _Said(texts.sore_text(policy.brand), CheckIn.REACTION if answered is not None else None)
+
+
+def _checkin_ok(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> _Said:
+    """OK, FINE, GOOD, GREAT: the answer to an open check-in, or else the keyword list."""
+    answered = uow.sessions.awaiting_checkin(user.id, checkin_answered_since(now))
+    if answered is None:
+        return _Said(texts.keywords_text(policy.brand))
+    uow.sessions.set_checkin(answered.id, CheckIn.OK)
+    upcoming = uow.sessions.upcoming(user.id)
+    return _Said(texts.checkin_ok_text(policy.brand, _when(upcoming, user)), CheckIn.OK)
+
+
+def _streak(uow: UnitOfWork, user: User) -> int:
+    return adherence(uow.sessions.outcomes(user.id)).streak
+
+
+def _done(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> str:
+    """DONE: ends the session under way (R9); with none under way it is asked again and
+    counts as an extra session (R10) when it comes back within 10 minutes."""
+    brand = policy.brand
+    upcoming = uow.sessions.upcoming(user.id)
+    if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
+        outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
+        next_session = outcome.next_session if outcome else None
+        return texts.done_text(brand, _when(next_session, user), False, _streak(uow, user))
+    if not done_confirmed(user.done_asked_at, now):
+        uow.users.set_done_asked(user.id, now)
+        return texts.done_confirm_text(brand, _when(upcoming, user))
+    extra = routine.record_extra_done(uow, policy, user, now)
+    streak = _streak(uow, user)
+    return texts.done_text(brand, _when(extra.next_session, user), extra.too_soon, streak)
 
 
 def _routine_command(
@@ -189,14 +275,9 @@ def _routine_command(
 ) -> str:
     brand = policy.brand
     keyword = inbound.keyword
-    upcoming = uow.sessions.upcoming(user.id)
     if keyword is Keyword.DONE:
-        if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
-            outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
-            next_session = outcome.next_session if outcome else None
-            return texts.done_text(brand, _when(next_session, user), too_soon=False)
-        extra = routine.record_extra_done(uow, policy, user, now)
-        return texts.done_text(brand, _when(extra.next_session, user), extra.too_soon)
+        return _done(uow, policy, user, now)
+    upcoming = uow.sessions.upcoming(user.id)
     if keyword is Keyword.SKIP:
         if upcoming is None:
             return texts.next_text(brand, None)
@@ -206,16 +287,17 @@ def _routine_command(
     if keyword is Keyword.LATER:
         if upcoming is None:
             return texts.next_text(brand, None)
+        soon = under_way(upcoming, now)
         moved = routine.move_later(uow, policy, user, upcoming, now)
         if moved is None:
             return texts.later_refused_text(brand)
-        return texts.moved_text(brand, _when(moved, user) or "")
+        return texts.moved_text(brand, _when(moved, user) or "", soon=soon)
     if keyword is Keyword.NEXT:
         return texts.next_text(brand, _when(upcoming, user))
-    if keyword in (Keyword.PAUSE, Keyword.SORE):
+    if keyword is Keyword.PAUSE:
         if user.status is UserStatus.ACTIVE:
-            routine.stop_reminders(uow, user, UserStatus.PAUSED, now)
-        return texts.sore_text(brand) if keyword is Keyword.SORE else texts.paused_text(brand)
+            routine.stop_reminders(uow, user, UserStatus.PAUSED, now, PausedReason.USER)
+        return texts.paused_text(brand)
     if keyword in (Keyword.RESUME, Keyword.START, Keyword.YES, Keyword.JOIN):
         if user.status is UserStatus.ACTIVE and upcoming is not None:
             return texts.next_text(brand, _when(upcoming, user))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
+from reminders.domain.checkin import checkin_times
 from reminders.domain.errors import Conflict, InvalidInput, NotFound
 from reminders.domain.model import (
+    CheckIn,
+    PausedReason,
     PhoneNumber,
+    PlannedReminder,
     ReminderStatus,
     Schedule,
     Session,
@@ -32,6 +37,7 @@ from reminders.domain.sessions import (
     projected_dates,
     rescheduled_date,
     restart_date,
+    safety_notice,
     unconfirmed_cutoff,
 )
 from reminders.ports import UnitOfWork
@@ -86,11 +92,19 @@ def enroll(
     status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
     user = uow.users.add(phone, status, schedule, now)
     if consent_confirmed:
+        plan_safety_notice(uow, [user.id], now)
         plan_next(uow, policy, user, now, day=first_session_date)
     else:
         uow.reminders.add(user.id, None, [consent_request(now)], now)
     logger.info("user enrolled", extra={"user_id": user.id, "status": status.value})
     return user
+
+
+def plan_safety_notice(uow: UnitOfWork, user_ids: Sequence[int], now: datetime) -> None:
+    """Consent given for the first time: the safety notice goes out once, and the first
+    session done is followed by a check-in."""
+    uow.reminders.add_many([(user_id, None, safety_notice(now)) for user_id in user_ids], now)
+    uow.users.set_safety_notice(user_ids, now)
 
 
 def plan_next(
@@ -139,19 +153,45 @@ def end_session(
     user = replace(user, last_session_date=day)
     if user.status is not UserStatus.ACTIVE:
         return Outcome(None)
+    if status is SessionStatus.DONE:
+        plan_checkin(uow, policy, user, session, now)
     return Outcome(plan_next(uow, policy, user, now))
+
+
+def plan_checkin(
+    uow: UnitOfWork, policy: Policy, user: User, session: Session, now: datetime
+) -> bool:
+    """After a session done: the check-in, when one is due (the first session after consent,
+    and the first after a skin-reaction pause) and the setting asks for one. True when it
+    was planned."""
+    if not user.checkin_due or policy.checkin is None:
+        return False
+    zone = zone_for(user.schedule.timezone)
+    times = checkin_times(policy.checkin, session.starts_at, zone, policy.quiet_hours, now)
+    if times is None:
+        return False
+    check = PlannedReminder(Step.SKIN_CHECK, times.send_at, times.expires_at)
+    uow.reminders.add(user.id, session.id, [check], now)
+    uow.sessions.set_checkin(session.id, CheckIn.ASKED)
+    uow.users.set_checkin_due(user.id, False, now)
+    return True
 
 
 def record_extra_done(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Outcome:
     """A DONE with no session pending (R10): record it, say when it came too soon (R2), and
     plan the next session from it."""
     extra = extra_session(now, user.schedule, user.last_session_date)
-    uow.sessions.add(user.id, extra.session, now, status=SessionStatus.DONE, kind=SessionKind.EXTRA)
+    recorded = uow.sessions.add(
+        user.id, extra.session, now, status=SessionStatus.DONE, kind=SessionKind.EXTRA
+    )
     uow.users.set_last_session_date(user.id, extra.last_session_date, now)
+    if user.done_asked_at is not None:
+        uow.users.set_done_asked(user.id, None)
     user = replace(user, last_session_date=extra.last_session_date)
     upcoming = uow.sessions.upcoming(user.id)
     if user.status is not UserStatus.ACTIVE:
         return Outcome(None, extra.too_soon)
+    plan_checkin(uow, policy, user, recorded, now)
     if upcoming is None:
         return Outcome(plan_next(uow, policy, user, now), extra.too_soon)
     day = next_session_date(
@@ -231,22 +271,43 @@ def _cancel_upcoming(uow: UnitOfWork, user: User, now: datetime) -> None:
         uow.reminders.cancel_for_session(session.id, now)
 
 
-def stop_reminders(uow: UnitOfWork, user: User, status: UserStatus, now: datetime) -> None:
-    """Pause, opt out or mark invalid: the status changes and every pending SMS is cancelled
-    at once, the upcoming session with them."""
-    uow.users.set_status(user.id, status, now)
+# A pause keeps the safety notice: it is not a reminder, and a paused user may roll again.
+_KEPT_BY_A_PAUSE = (Step.SAFETY_NOTICE,)
+
+
+def stop_reminders(
+    uow: UnitOfWork,
+    user: User,
+    status: UserStatus,
+    now: datetime,
+    reason: PausedReason | None = None,
+) -> None:
+    """Pause (for `reason`), opt out or mark invalid: the status changes and every pending
+    SMS is cancelled at once, the upcoming session with them; a pause keeps the safety
+    notice."""
+    uow.users.set_status(user.id, status, now, paused_reason=reason)
     _cancel_upcoming(uow, user, now)
-    uow.reminders.cancel_for_user(user.id, now)
+    keep = _KEPT_BY_A_PAUSE if status is UserStatus.PAUSED else ()
+    uow.reminders.cancel_for_user(user.id, now, keep=keep)
     logger.info("reminders stopped", extra={"user_id": user.id, "status": status.value})
 
 
 def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Session:
     """YES, START or RESUME: the user becomes active and the next session is planned from
-    now, on `restart_date` (R2, R11)."""
+    now, on `restart_date` (R2, R11). Consent given for the first time plans the safety
+    notice; a return from a skin-reaction pause makes the next session done followed by a
+    check-in."""
     uow.users.set_status(user.id, UserStatus.ACTIVE, now)
-    uow.reminders.cancel_for_user(user.id, now)  # an unanswered consent request, if any
+    # An unanswered consent request, if any; a safety notice still waiting stays.
+    uow.reminders.cancel_for_user(user.id, now, keep=_KEPT_BY_A_PAUSE)
     _cancel_upcoming(uow, user, now)
-    user = replace(user, status=UserStatus.ACTIVE)
+    if user.safety_notice_at is None:
+        plan_safety_notice(uow, [user.id], now)
+        user = replace(user, checkin_due=True)
+    elif user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:
+        uow.users.set_checkin_due(user.id, True, now)
+        user = replace(user, checkin_due=True)
+    user = replace(user, status=UserStatus.ACTIVE, paused_reason=None)
     day = restart_date(
         now=now,
         schedule=user.schedule,
@@ -274,7 +335,7 @@ def change_status(
         user.status is UserStatus.ACTIVE and status is UserStatus.PAUSED
     ):
         if status is UserStatus.PAUSED:
-            stop_reminders(uow, user, UserStatus.PAUSED, now)
+            stop_reminders(uow, user, UserStatus.PAUSED, now, PausedReason.OPERATOR)
         else:
             activate(uow, policy, user, now)
         return replace(user, status=status)

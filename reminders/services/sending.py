@@ -51,11 +51,14 @@ class Attempt:
 
 def may_receive(due: DueReminder) -> bool:
     """Whether the reminder's user may still get it: a number, and consent (the consent
-    question goes only to a pending user, every other step only to an active one)."""
+    question goes only to a pending user, the safety notice to one who consented and has
+    not opted out since, paused or not, every other step only to an active one)."""
     if due.phone is None:
         return False
     if due.step is Step.CONSENT_REQUEST:
         return due.user_status is UserStatus.PENDING
+    if due.step is Step.SAFETY_NOTICE:
+        return due.user_status in (UserStatus.ACTIVE, UserStatus.PAUSED)
     return due.user_status is UserStatus.ACTIVE
 
 

@@ -15,6 +15,7 @@ from reminders.domain.model import (
     Reminder,
     ReminderStatus,
     SendOutcome,
+    Step,
     TakenOver,
 )
 from tests.fakes.tables import CLAIMER, ReminderRow, TableRepository, insert_message
@@ -61,8 +62,11 @@ class InMemoryReminderRepository(TableRepository):
                 cancelled += 1
         return cancelled
 
-    def cancel_for_user(self, user_id: int, now: datetime) -> int:
-        return self._cancel((r for r in self._t.reminders.values() if r.user_id == user_id), now)
+    def cancel_for_user(self, user_id: int, now: datetime, *, keep: Sequence[Step] = ()) -> int:
+        rows = (
+            r for r in self._t.reminders.values() if r.user_id == user_id and r.step not in keep
+        )
+        return self._cancel(rows, now)
 
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
         rows = (r for r in self._t.reminders.values() if r.session_id == session_id)

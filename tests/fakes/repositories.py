@@ -11,20 +11,25 @@ from types import TracebackType
 from reminders.domain.conversation import Keyword
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
+    CheckIn,
     Direction,
     DispatcherBeat,
     InboundMessage,
     MessageRecord,
     OutboundMessage,
+    PausedReason,
     PhoneNumber,
     PlannedSession,
+    ReminderStatus,
     Schedule,
     Session,
     SessionKind,
     SessionStatus,
+    Step,
     User,
     UserStatus,
 )
+from reminders.domain.reply_limit import ReplyWindow
 from reminders.ports import (
     DatabaseUnavailable,
     DispatcherRepository,
@@ -34,6 +39,7 @@ from reminders.ports import (
     SessionRepository,
     UserRepository,
 )
+from reminders.services.reports import ENDED_SESSION_STATUSES
 from tests.fakes.reminders import InMemoryReminderRepository
 from tests.fakes.tables import (
     DispatcherRow,
@@ -98,9 +104,30 @@ class InMemoryUserRepository(TableRepository):
             row.updated_at = now
         return row
 
-    def set_status(self, user_id: int, status: UserStatus, now: datetime) -> None:
+    def set_status(
+        self,
+        user_id: int,
+        status: UserStatus,
+        now: datetime,
+        *,
+        paused_reason: PausedReason | None = None,
+    ) -> None:
         if row := self._change(user_id, now):
             row.status = status
+            row.paused_reason = paused_reason if status is UserStatus.PAUSED else None
+
+    def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
+        for user_id in user_ids:
+            if row := self._change(user_id, at):
+                row.safety_notice_at, row.checkin_due = at, True
+
+    def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None:
+        if row := self._change(user_id, now):
+            row.checkin_due = due
+
+    def set_done_asked(self, user_id: int, at: datetime | None) -> None:
+        if row := self._t.users.get(user_id):
+            row.done_asked_at = at
 
     def set_schedule(self, user_id: int, schedule: Schedule, now: datetime) -> None:
         if row := self._change(user_id, now):
@@ -121,9 +148,19 @@ class InMemoryUserRepository(TableRepository):
     def count_by_status(self) -> dict[UserStatus, int]:
         return dict(Counter(r.status for r in self._t.users.values() if r.erased_at is None))
 
+    def count_paused_by_reason(self) -> dict[PausedReason, int]:
+        return dict(
+            Counter(
+                r.paused_reason
+                for r in self._t.users.values()
+                if r.erased_at is None and r.status is UserStatus.PAUSED and r.paused_reason
+            )
+        )
+
     def erase(self, user_id: int, now: datetime) -> None:
         if row := self._change(user_id, now):
             row.phone, row.erased_at, row.status = None, now, UserStatus.OPTED_OUT
+            row.paused_reason = row.done_asked_at = None
 
 
 class InMemorySessionRepository(TableRepository):
@@ -209,6 +246,48 @@ class InMemorySessionRepository(TableRepository):
     def count_by_status(self) -> dict[SessionStatus, int]:
         return dict(Counter(r.status for r in self._t.sessions.values()))
 
+    def outcomes(self, user_id: int) -> list[SessionStatus]:
+        rows = [
+            r
+            for r in self._t.sessions.values()
+            if r.user_id == user_id and r.status in ENDED_SESSION_STATUSES
+        ]
+        rows.sort(key=lambda r: (r.starts_at, r.id), reverse=True)
+        return [r.status for r in rows]
+
+    def set_checkin(self, session_id: int, checkin: CheckIn) -> None:
+        if row := self._t.sessions.get(session_id):
+            row.checkin = checkin
+
+    def _checkins_sent(self, since: datetime | None = None) -> list[tuple[datetime, SessionRow]]:
+        sent = []
+        for reminder in self._t.reminders.values():
+            session = self._t.sessions.get(reminder.session_id or 0)
+            if (
+                session is not None
+                and session.checkin is CheckIn.ASKED
+                and reminder.step is Step.SKIN_CHECK
+                and reminder.status in (ReminderStatus.SENT, ReminderStatus.DELIVERED)
+                and reminder.sent_at is not None
+                and (since is None or reminder.sent_at >= since)
+            ):
+                sent.append((reminder.sent_at, session))
+        return sent
+
+    def awaiting_checkin(self, user_id: int, sent_since: datetime) -> Session | None:
+        sent = [(at, s) for at, s in self._checkins_sent(sent_since) if s.user_id == user_id]
+        return max(sent, key=lambda pair: pair[0])[1].session() if sent else None
+
+    def count_checkins(self) -> dict[CheckIn, int]:
+        counts = Counter(
+            r.checkin
+            for r in self._t.sessions.values()
+            if r.checkin in (CheckIn.OK, CheckIn.REACTION)
+        )
+        result: dict[CheckIn, int] = {k: v for k, v in counts.items() if k is not None}
+        result[CheckIn.ASKED] = len(self._checkins_sent())
+        return result
+
 
 class InMemoryMessageRepository(TableRepository):
     def _by_sid(self, provider_sid: str) -> MessageRow | None:
@@ -271,15 +350,25 @@ class InMemoryMessageRepository(TableRepository):
 
 
 class InMemoryReplyLogRepository(TableRepository):
-    def count_reply(self, phone: PhoneNumber, now: datetime, window: timedelta) -> int:
+    def window(self, phone: PhoneNumber) -> ReplyWindow | None:
         row = self._t.reply_log.get(phone.e164)
         if row is None:
-            row = self._t.reply_log[phone.e164] = ReplyLogRow(phone.e164, now, 1)
-        elif row.window_started_at <= now - window:
-            row.window_started_at, row.replies_in_window = now, 1
-        else:
-            row.replies_in_window += 1
-        return row.replies_in_window
+            return None
+        return ReplyWindow(
+            row.window_started_at,
+            row.replies_in_window,
+            row.text_key,
+            row.text_repeats,
+            row.muted_until,
+        )
+
+    def save_window(self, phone: PhoneNumber, window: ReplyWindow) -> None:
+        row = self._t.reply_log.get(phone.e164)
+        if row is None:
+            row = self._t.reply_log[phone.e164] = ReplyLogRow(phone.e164, window.started_at, 0)
+        row.window_started_at, row.replies_in_window = window.started_at, window.replies
+        row.text_key, row.text_repeats = window.text_key, window.repeats
+        row.muted_until = window.muted_until
 
     def claim_not_enrolled(self, phone: PhoneNumber, now: datetime, every: timedelta) -> bool:
         row = self._t.reply_log.get(phone.e164)

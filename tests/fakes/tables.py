@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from reminders.domain.model import (
+    CheckIn,
     Direction,
     InboundMessage,
     MessageRecord,
     OutboundMessage,
+    PausedReason,
     PhoneNumber,
     Reminder,
     ReminderStatus,
@@ -46,10 +48,23 @@ class UserRow:
     created_at: datetime
     updated_at: datetime
     erased_at: datetime | None = None
+    paused_reason: PausedReason | None = None
+    safety_notice_at: datetime | None = None
+    checkin_due: bool = False
+    done_asked_at: datetime | None = None
 
     def user(self) -> User:
         return User(
-            self.id, self.phone, self.status, self.schedule, self.last_session_date, self.created_at
+            self.id,
+            self.phone,
+            self.status,
+            self.schedule,
+            self.last_session_date,
+            self.created_at,
+            self.paused_reason,
+            self.safety_notice_at,
+            self.checkin_due,
+            self.done_asked_at,
         )
 
 
@@ -63,6 +78,7 @@ class SessionRow:
     kind: SessionKind
     later_count: int
     outcome_at: datetime | None
+    checkin: CheckIn | None = None
 
     def session(self) -> Session:
         return Session(
@@ -74,6 +90,7 @@ class SessionRow:
             self.kind,
             self.later_count,
             self.outcome_at,
+            self.checkin,
         )
 
 
@@ -155,6 +172,9 @@ class ReplyLogRow:
     window_started_at: datetime
     replies_in_window: int
     not_enrolled_at: datetime | None = None
+    text_key: str | None = None
+    text_repeats: int = 0
+    muted_until: datetime | None = None
 
 
 @dataclass

@@ -113,9 +113,8 @@ def test_done_cancels_what_is_left_of_the_ended_session(
 
     [done] = sessions(factory, SessionStatus.DONE)
     rows = factory.store.tables.reminders.values()
-    assert [
-        r for r in rows if r.session_id == done.id and r.status in ACTIVE_REMINDER_STATUSES
-    ] == []
+    left = [r for r in rows if r.session_id == done.id and r.status in ACTIVE_REMINDER_STATUSES]
+    assert [r.step for r in left] == [Step.SKIN_CHECK]  # only the check-in that follows it
 
 
 def test_later_moves_the_session_a_day_at_the_same_wall_time(
@@ -172,7 +171,7 @@ def test_help_answers_and_changes_nothing(
     reply = text(factory, clock, "help")
 
     assert reply.keyword is Keyword.HELP
-    assert reply.reply == texts.help_text(POLICY.brand, POLICY.help_contact)
+    assert reply.reply == texts.help_text(POLICY.brand, POLICY.help_contact, 4)
     assert user_row(factory, user_id).status is UserStatus.ACTIVE
     assert pending_steps(factory) == before
 
@@ -207,36 +206,54 @@ def test_a_members_message_and_the_reply_are_recorded(
     ]
 
 
-def test_replies_stop_after_five_in_ten_minutes(
+def test_the_same_text_a_sixth_time_gets_the_last_notice_then_silence(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
     enroll(factory, clock)
     answered = [text(factory, clock, "NEXT").reply for _ in range(5)]
 
     sixth = text(factory, clock, "NEXT")
+    seventh = text(factory, clock, "next")
 
     assert None not in answered
-    assert sixth.reply is None
+    assert sixth.reply == texts.limited_text(POLICY.brand, 30)
+    assert seventh.reply is None
 
 
-def test_replies_resume_once_the_ten_minutes_are_over(
+def test_replies_resume_once_the_silence_is_over(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
     enroll(factory, clock)
-    for _ in range(6):
+    for _ in range(7):
         text(factory, clock, "NEXT")
-    clock.advance(timedelta(minutes=10))
+    clock.advance(timedelta(minutes=29))
+    silent = text(factory, clock, "NEXT")
+    clock.advance(timedelta(minutes=1))
 
     reply = text(factory, clock, "NEXT")
 
-    assert reply.reply is not None
+    assert silent.reply is None
+    assert reply.reply is not None and "Next roller session" in reply.reply
+
+
+def test_commands_are_applied_while_replies_are_paused(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    for _ in range(7):
+        text(factory, clock, "NEXT")
+
+    paused = text(factory, clock, "PAUSE")
+
+    assert paused.reply is None
+    assert user_row(factory, user_id).status is UserStatus.PAUSED
 
 
 def test_stop_is_confirmed_even_past_the_reply_limit(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
     enroll(factory, clock)
-    for _ in range(6):
+    for _ in range(7):
         text(factory, clock, "NEXT")
 
     reply = text(factory, clock, "STOP")
@@ -406,6 +423,7 @@ def test_an_extra_done_is_the_last_session_a_resume_keeps_seven_days_from(
     user_id = enroll(factory, clock).id
 
     text(factory, clock, "DONE")
+    text(factory, clock, "DONE")  # confirmed: no session is under way
     text(factory, clock, "PAUSE")
     text(factory, clock, "RESUME")
 

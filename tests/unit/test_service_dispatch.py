@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reminders.domain import messages as texts
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import (
     Direction,
@@ -42,7 +43,26 @@ def reminder(factory: InMemoryUnitOfWorkFactory, step: Step) -> ReminderRow:
 
 
 def statuses(factory: InMemoryUnitOfWorkFactory) -> dict[Step, ReminderStatus]:
-    return {r.step: r.status for r in factory.store.tables.reminders.values()}
+    return {
+        r.step: r.status
+        for r in factory.store.tables.reminders.values()
+        if r.step is not Step.SAFETY_NOTICE
+    }
+
+
+def enroll_past_the_safety_notice(
+    factory: InMemoryUnitOfWorkFactory,
+    dispatcher: Dispatcher,
+    sender: FakeSmsSender,
+    clock: FakeClock,
+) -> int:
+    """A confirmed user whose safety notice (due seconds after enrolment) has gone out."""
+    user_id = enroll(factory, clock, confirmed=True).id
+    clock.advance(timedelta(seconds=5))
+    dispatcher.dispatch_due()
+    assert [sms.body for sms in sender.sent] == [texts.safety_notice_text(POLICY.brand)]
+    sender.sent.clear()
+    return user_id
 
 
 def test_a_due_reminder_is_sent_and_recorded_with_its_message(
@@ -81,7 +101,7 @@ def test_nothing_is_sent_before_it_is_due(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    enroll(factory, clock, confirmed=True)
+    enroll_past_the_safety_notice(factory, dispatcher, sender, clock)
     clock.set(HEADS_UP_AT - timedelta(seconds=1))
 
     report = dispatcher.dispatch_due()
@@ -156,7 +176,7 @@ def test_a_permanent_opted_out_error_opts_the_user_out_and_cancels_the_rest(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True).id
+    user_id = enroll_past_the_safety_notice(factory, dispatcher, sender, clock)
     clock.set(HEADS_UP_AT)
     sender.fail_with(SmsSendError("unsubscribed recipient", code=21610, permanent=True))
 
@@ -217,7 +237,7 @@ def test_a_reminder_past_its_freshness_expires_instead_of_being_sent(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    enroll(factory, clock, confirmed=True)
+    enroll_past_the_safety_notice(factory, dispatcher, sender, clock)
     clock.set(datetime(2026, 3, 4, 3, 0, tzinfo=UTC))  # 22:00: two hours after the roll
 
     report = dispatcher.dispatch_due()

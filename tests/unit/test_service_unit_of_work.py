@@ -22,6 +22,7 @@ from reminders.domain.model import (
     Step,
     UserStatus,
 )
+from reminders.domain.reply_limit import ReplyWindow
 from tests.fakes import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 from tests.fakes.reminders import InMemoryReminderRepository
 from tests.fakes.repositories import (
@@ -179,13 +180,16 @@ def test_a_provider_sid_recorded_already_is_not_recorded_again() -> None:
         assert (first, second) == (True, False)
 
 
-def test_replies_are_counted_in_a_window_that_starts_again_once_over() -> None:
-    window = timedelta(minutes=10)
+def test_the_reply_window_of_a_number_is_kept_and_replaced() -> None:
+    first = ReplyWindow(NOW, 1, "a" * 16, 1)
+    second = ReplyWindow(NOW, 6, "b" * 16, 6, NOW + timedelta(minutes=30))
     with InMemoryUnitOfWorkFactory()() as uow:
-        counts = [uow.reply_log.count_reply(PHONE, NOW, window) for _ in range(3)]
-        counts.append(uow.reply_log.count_reply(PHONE, NOW + window, window))
+        before = uow.reply_log.window(PHONE)
+        uow.reply_log.save_window(PHONE, first)
+        kept = uow.reply_log.window(PHONE)
+        uow.reply_log.save_window(PHONE, second)
 
-    assert counts == [1, 2, 3, 1]
+        assert (before, kept, uow.reply_log.window(PHONE)) == (None, first, second)
 
 
 def test_an_unavailable_store_refuses_every_unit_of_work() -> None:

@@ -177,9 +177,13 @@ class ReminderRepository:
         )
         return [reminder_from(r) for r in rows]
 
-    def cancel_for_user(self, user_id: int, now: datetime) -> int:
-        """Cancel every scheduled or claimed reminder of the user; returns how many."""
-        return self._cancel(reminder_rows.c.user_id == user_id, now)
+    def cancel_for_user(self, user_id: int, now: datetime, *, keep: Sequence[Step] = ()) -> int:
+        """Cancel every scheduled or claimed reminder of the user but those of the `keep`
+        steps; returns how many."""
+        whose = reminder_rows.c.user_id == user_id
+        if keep:
+            whose = and_(whose, reminder_rows.c.step.not_in([step.value for step in keep]))
+        return self._cancel(whose, now)
 
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
         """Cancel every scheduled or claimed reminder of the session; returns how many."""

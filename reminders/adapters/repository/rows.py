@@ -13,10 +13,12 @@ from reminders.adapters.db import ACTIVE
 from reminders.domain.model import (
     ACTIVE_REMINDER_STATUSES,
     RECEIVED,
+    CheckIn,
     Direction,
     InboundMessage,
     MessageRecord,
     OutboundMessage,
+    PausedReason,
     PhoneNumber,
     Reminder,
     ReminderStatus,
@@ -52,6 +54,10 @@ def user_from(row: Row[Any]) -> User:
         schedule=Schedule(row.timezone, parse_wall_time(row.session_time), row.cadence_days),
         last_session_date=row.last_session_date,
         created_at=row.created_at,
+        paused_reason=PausedReason(row.paused_reason) if row.paused_reason else None,
+        safety_notice_at=row.safety_notice_at,
+        checkin_due=bool(row.checkin_due),
+        done_asked_at=row.done_asked_at,
     )
 
 
@@ -74,6 +80,7 @@ def session_from(row: Row[Any]) -> Session:
         kind=SessionKind(row.kind),
         later_count=row.later_count,
         outcome_at=row.outcome_at,
+        checkin=CheckIn(row.checkin) if row.checkin else None,
     )
 
 

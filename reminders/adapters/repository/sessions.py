@@ -7,9 +7,20 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from reminders.adapters.db import sessions
+from reminders.adapters.db import reminder_rows, sessions
 from reminders.adapters.repository.rows import session_from
-from reminders.domain.model import PlannedSession, Session, SessionKind, SessionStatus
+from reminders.domain.model import (
+    CheckIn,
+    PlannedSession,
+    ReminderStatus,
+    Session,
+    SessionKind,
+    SessionStatus,
+    Step,
+)
+
+_ENDED = (SessionStatus.DONE.value, SessionStatus.SKIPPED.value, SessionStatus.UNCONFIRMED.value)
+_SENT = (ReminderStatus.SENT.value, ReminderStatus.DELIVERED.value)
 
 
 class SessionRepository:
@@ -147,3 +158,58 @@ class SessionRepository:
     def count_by_status(self) -> dict[SessionStatus, int]:
         rows = self._c.execute(select(sessions.c.status, func.count()).group_by(sessions.c.status))
         return {SessionStatus(r[0]): r[1] for r in rows}
+
+    def outcomes(self, user_id: int) -> list[SessionStatus]:
+        """The statuses of the user's sessions ended done, skipped or unconfirmed, newest
+        first (by start)."""
+        rows = self._c.execute(
+            select(sessions.c.status)
+            .where(sessions.c.user_id == user_id, sessions.c.status.in_(_ENDED))
+            .order_by(sessions.c.starts_at.desc(), sessions.c.id.desc())
+        )
+        return [SessionStatus(r[0]) for r in rows]
+
+    def set_checkin(self, session_id: int, checkin: CheckIn) -> None:
+        self._c.execute(
+            update(sessions).where(sessions.c.id == session_id).values(checkin=checkin.value)
+        )
+
+    def awaiting_checkin(self, user_id: int, sent_since: datetime) -> Session | None:
+        """The user's latest session whose check-in went out at or after `sent_since` and
+        is not answered yet."""
+        row = self._c.execute(
+            select(sessions)
+            .join(reminder_rows, reminder_rows.c.session_id == sessions.c.id)
+            .where(
+                sessions.c.user_id == user_id,
+                sessions.c.checkin == CheckIn.ASKED.value,
+                reminder_rows.c.step == Step.SKIN_CHECK.value,
+                reminder_rows.c.status.in_(_SENT),
+                reminder_rows.c.sent_at >= sent_since,
+            )
+            .order_by(reminder_rows.c.sent_at.desc())
+            .limit(1)
+        ).first()
+        return session_from(row) if row else None
+
+    def count_checkins(self) -> dict[CheckIn, int]:
+        """Check-ins answered ok or with a reaction, and (as `asked`) those sent and not
+        answered."""
+        answered = self._c.execute(
+            select(sessions.c.checkin, func.count())
+            .where(sessions.c.checkin.in_([CheckIn.OK.value, CheckIn.REACTION.value]))
+            .group_by(sessions.c.checkin)
+        )
+        counts = {CheckIn(r[0]): r[1] for r in answered}
+        unanswered = self._c.execute(
+            select(func.count())
+            .select_from(sessions)
+            .join(reminder_rows, reminder_rows.c.session_id == sessions.c.id)
+            .where(
+                sessions.c.checkin == CheckIn.ASKED.value,
+                reminder_rows.c.step == Step.SKIN_CHECK.value,
+                reminder_rows.c.status.in_(_SENT),
+            )
+        ).scalar_one()
+        counts[CheckIn.ASKED] = unanswered
+        return counts

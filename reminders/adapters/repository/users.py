@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import reply_log, users
 from reminders.adapters.repository.rows import schedule_values, upsert, user_from
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
+    PausedReason,
     PhoneNumber,
     Schedule,
     User,
     UserStatus,
 )
+from reminders.domain.reply_limit import ReplyWindow
 
 
 class UserRepository:
@@ -98,8 +100,30 @@ class UserRepository:
         row = self._c.execute(query).first()
         return user_from(row) if row else None
 
-    def set_status(self, user_id: int, status: UserStatus, now: datetime) -> None:
-        self._set(user_id, now, {"status": status.value})
+    def set_status(
+        self,
+        user_id: int,
+        status: UserStatus,
+        now: datetime,
+        *,
+        paused_reason: PausedReason | None = None,
+    ) -> None:
+        reason = paused_reason.value if paused_reason and status is UserStatus.PAUSED else None
+        self._set(user_id, now, {"status": status.value, "paused_reason": reason})
+
+    def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
+        if user_ids:
+            self._c.execute(
+                update(users)
+                .where(users.c.id.in_(user_ids))
+                .values(safety_notice_at=at, checkin_due=True, updated_at=at)
+            )
+
+    def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None:
+        self._set(user_id, now, {"checkin_due": due})
+
+    def set_done_asked(self, user_id: int, at: datetime | None) -> None:
+        self._c.execute(update(users).where(users.c.id == user_id).values(done_asked_at=at))
 
     def set_schedule(self, user_id: int, schedule: Schedule, now: datetime) -> None:
         self._set(user_id, now, schedule_values(schedule))
@@ -125,41 +149,63 @@ class UserRepository:
         )
         return {UserStatus(r[0]): r[1] for r in rows}
 
+    def count_paused_by_reason(self) -> dict[PausedReason, int]:
+        rows = self._c.execute(
+            select(users.c.paused_reason, func.count())
+            .where(
+                users.c.erased_at.is_(None),
+                users.c.status == UserStatus.PAUSED.value,
+                users.c.paused_reason.is_not(None),
+            )
+            .group_by(users.c.paused_reason)
+        )
+        return {PausedReason(r[0]): r[1] for r in rows}
+
     def erase(self, user_id: int, now: datetime) -> None:
         self._c.execute(
             update(users)
             .where(users.c.id == user_id)
-            .values(phone=None, erased_at=now, updated_at=now, status=UserStatus.OPTED_OUT.value)
+            .values(
+                phone=None,
+                erased_at=now,
+                updated_at=now,
+                status=UserStatus.OPTED_OUT.value,
+                paused_reason=None,
+                done_asked_at=None,
+            )
         )
 
 
 class ReplyLogRepository:
-    """Counters of auto-replies per number. Each change is one upsert statement, so replies
-    racing each other are all counted."""
+    """The reply limiter's window per number (read and written under the user's lock), and
+    the "not enrolled" answer once a day (one upsert statement)."""
 
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    def count_reply(self, phone: PhoneNumber, now: datetime, window: timedelta) -> int:
-        """Count one auto-reply to `phone`: in the current window, or in a new one from `now`
-        when the last began `window` or more ago. Returns the replies in the window, this one
-        included."""
-        statement = upsert(self._c)(reply_log).values(
-            phone=phone.e164, window_started_at=now, replies_in_window=1
+    def window(self, phone: PhoneNumber) -> ReplyWindow | None:
+        row = self._c.execute(select(reply_log).where(reply_log.c.phone == phone.e164)).first()
+        if row is None:
+            return None
+        return ReplyWindow(
+            started_at=row.window_started_at,
+            replies=row.replies_in_window,
+            text_key=row.text_key,
+            repeats=row.text_repeats,
+            muted_until=row.muted_until,
         )
-        over = reply_log.c.window_started_at <= now - window
-        statement = statement.on_conflict_do_update(
-            index_elements=[reply_log.c.phone],
-            set_={
-                "replies_in_window": case((over, 1), else_=reply_log.c.replies_in_window + 1),
-                "window_started_at": case(
-                    (over, statement.excluded.window_started_at),
-                    else_=reply_log.c.window_started_at,
-                ),
-            },
-        ).returning(reply_log.c.replies_in_window)
-        count: int = self._c.execute(statement).scalar_one()
-        return count
+
+    def save_window(self, phone: PhoneNumber, window: ReplyWindow) -> None:
+        values = {
+            "window_started_at": window.started_at,
+            "replies_in_window": window.replies,
+            "text_key": window.text_key,
+            "text_repeats": window.repeats,
+            "muted_until": window.muted_until,
+        }
+        statement = upsert(self._c)(reply_log).values(phone=phone.e164, **values)
+        statement = statement.on_conflict_do_update(index_elements=[reply_log.c.phone], set_=values)
+        self._c.execute(statement)
 
     def claim_not_enrolled(self, phone: PhoneNumber, now: datetime, every: timedelta) -> bool:
         """True, and `now` recorded, when `phone` was not told it is not enrolled in the last
