@@ -60,7 +60,7 @@ class Plan:
 
 
 DEFAULT_PLAN_TEXT = "heads_up@-1d,makeup_removal@-45m,peeling@-20m,roll@0s"
-_OFFSET = re.compile(r"^(?:-(\d+)([dhms])|(0)[dhms]?)$")
+_OFFSET = re.compile(r"^(?:-([0-9]+)([dhms])|(0)[dhms]?)$")  # ASCII digits only
 _UNITS = {"h": 3600, "m": 60, "s": 1}
 
 

@@ -50,3 +50,8 @@ def test_bad_plan_is_refused_with_what_is_wrong(text: str, says: str) -> None:
 
     assert says in str(error.value)
     assert "REMINDERS_PLAN" in str(error.value)
+
+
+def test_an_offset_in_another_scripts_digits_is_refused() -> None:
+    with pytest.raises(InvalidPlan):
+        parse_plan("roll@0s,peeling@-\u0661m")  # an Arabic-Indic one
