@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from reminders.domain.checkin import DEFAULT_CHECKIN_TEXT, CheckInTiming, parse_checkin
 from reminders.domain.errors import InvalidInput
 from reminders.domain.messages import gsm7_length
 from reminders.domain.model import E164_PATTERN
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     default_region: str | None = None
     quiet_hours: str = "21:00-08:00"
     plan: str = DEFAULT_PLAN_TEXT
+    checkin: str = DEFAULT_CHECKIN_TEXT  # when the skin check-in after a session goes out
     sms_backend: Literal["twilio", "console"] | None = None
     twilio_api_url: str | None = None  # None: Twilio's own API
     dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
@@ -115,6 +117,15 @@ class Settings(BaseSettings):
     def _plan_parses(cls, value: str) -> str:
         try:
             parse_plan(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("checkin")
+    @classmethod
+    def _checkin_parses(cls, value: str) -> str:
+        try:
+            parse_checkin(value)
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
         return value
@@ -213,6 +224,11 @@ class Settings(BaseSettings):
     @property
     def parsed_plan(self) -> Plan:
         return parse_plan(self.plan)
+
+    @property
+    def parsed_checkin(self) -> CheckInTiming | None:
+        """When the check-in after a session goes out; None: no check-in."""
+        return parse_checkin(self.checkin)
 
     @property
     def parsed_quiet_hours(self) -> QuietHours | None:

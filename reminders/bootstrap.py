@@ -173,6 +173,7 @@ def bootstrap(
         quiet_hours=settings.parsed_quiet_hours,
         brand=settings.brand_name,
         help_contact=settings.help_contact,
+        checkin=settings.parsed_checkin,
     )
     if settings.admin_token is not None:
         admin_token = settings.admin_token.get_secret_value()

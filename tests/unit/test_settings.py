@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 import run_service
 from config.settings import Settings
+from reminders.bootstrap import bootstrap
+from reminders.domain.checkin import CheckInTiming
 
 SID = "AC" + "0" * 32
 
@@ -53,6 +56,10 @@ BAD = [
     ("REMINDERS_QUIET_HOURS", "9pm-8am", "HH:MM-HH:MM"),
     ("REMINDERS_PLAN", "roll@0s,massage@-1m", "unknown"),
     ("REMINDERS_PLAN", "heads_up@-1d", "roll@0s"),
+    ("REMINDERS_CHECKIN", "tomorrow", "+Nd (N from 1 to 7)"),
+    ("REMINDERS_CHECKIN", "+8d", "more than 7 days after"),
+    ("REMINDERS_CHECKIN", "+0h", "not after the session"),
+    ("REMINDERS_CHECKIN", "-1d", "'off'"),
     ("REMINDERS_SMS_BACKEND", "pigeon", "'twilio' or 'console'"),
     ("REMINDERS_TWILIO_API_URL", "api.twilio.com", "http:// or https://"),
     ("REMINDERS_DISPATCH_INTERVAL_SECONDS", "0", "greater than 0"),
@@ -124,6 +131,35 @@ def test_twilio_backend_without_credentials_names_what_is_missing(
     assert code == 2
     assert "TWILIO_ACCOUNT_SID" in err and "TWILIO_AUTH_TOKEN" in err
     assert "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "timing"),
+    [
+        (None, CheckInTiming(days=1)),
+        ("+2d", CheckInTiming(days=2)),
+        ("+90m", CheckInTiming(after=timedelta(minutes=90))),
+        (" OFF ", None),
+    ],
+    ids=["default", "days", "minutes", "off"],
+)
+def test_checkin_setting_becomes_the_policys_check_in_timing(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, timing: CheckInTiming | None
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("REMINDERS_CHECKIN", value)
+    settings = Settings(database_url="sqlite://", sms_backend="console")
+
+    container = bootstrap(
+        settings,
+        run_migrations=False,
+        make_executor=lambda _n: None,
+        announce_token=False,
+        keep_webhooks=False,
+    )
+    container.close()
+
+    assert container.policy.checkin == timing
 
 
 def test_plan_that_cannot_fit_outside_quiet_hours_is_refused(
