@@ -23,6 +23,7 @@ from reminders.domain.model import (
 from reminders.domain.planning import (
     DAY,
     Plan,
+    QuietHours,
     first_send_at,
     local_date,
     session_start,
@@ -196,10 +197,13 @@ SAFETY_NOTICE_FRESH = timedelta(hours=24)
 CHECKIN_ANSWER_WITHIN = timedelta(days=2)  # an OK later than this answers no check-in
 
 
-def safety_notice(now: datetime) -> PlannedReminder:
+def safety_notice(now: datetime, schedule: Schedule, quiet: QuietHours | None) -> PlannedReminder:
     """The safety notice, planned when consent is first given: a few seconds after the
-    welcome, and not sent once it is a day old (R8); quiet hours hold it like any SMS (R7)."""
+    welcome, or at the end of quiet hours when they have begun (R7); not sent once it is a
+    day old (R8)."""
     send_at = now + SAFETY_NOTICE_AFTER
+    if quiet is not None:
+        send_at = quiet.end_after(send_at, zone_for(schedule.timezone))
     return PlannedReminder(Step.SAFETY_NOTICE, send_at, send_at + SAFETY_NOTICE_FRESH)
 
 

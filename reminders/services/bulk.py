@@ -66,9 +66,11 @@ def enroll_many(
             (user_id, plan_session(day, entry.schedule, policy.plan, policy.quiet_hours))
         )
     consented = [
-        user_id for user_id, entry in zip(user_ids, fresh, strict=True) if entry.consent_confirmed
+        (user_id, entry.schedule)
+        for user_id, entry in zip(user_ids, fresh, strict=True)
+        if entry.consent_confirmed
     ]
-    plan_safety_notice(uow, consented, now)
+    plan_safety_notice(uow, policy, consented, now)
     session_ids = uow.sessions.add_many(planned, now)
     for session_id, (user_id, session) in zip(session_ids, planned, strict=True):
         reminders.extend((user_id, session_id, r) for r in session.still_ahead(now))

@@ -92,7 +92,7 @@ def enroll(
     status = UserStatus.ACTIVE if consent_confirmed else UserStatus.PENDING
     user = uow.users.add(phone, status, schedule, now)
     if consent_confirmed:
-        plan_safety_notice(uow, [user.id], now)
+        plan_safety_notice(uow, policy, [(user.id, schedule)], now)
         plan_next(uow, policy, user, now, day=first_session_date)
     else:
         uow.reminders.add(user.id, None, [consent_request(now)], now)
@@ -100,11 +100,17 @@ def enroll(
     return user
 
 
-def plan_safety_notice(uow: UnitOfWork, user_ids: Sequence[int], now: datetime) -> None:
-    """Consent given for the first time: the safety notice goes out once, and the first
-    session done is followed by a check-in."""
-    uow.reminders.add_many([(user_id, None, safety_notice(now)) for user_id in user_ids], now)
-    uow.users.set_safety_notice(user_ids, now)
+def plan_safety_notice(
+    uow: UnitOfWork, policy: Policy, users: Sequence[tuple[int, Schedule]], now: datetime
+) -> None:
+    """Consent given for the first time by these users (id, schedule): the safety notice goes
+    out once, and the first session done is followed by a check-in."""
+    notices = [
+        (user_id, None, safety_notice(now, schedule, policy.quiet_hours))
+        for user_id, schedule in users
+    ]
+    uow.reminders.add_many(notices, now)
+    uow.users.set_safety_notice([user_id for user_id, _ in users], now)
 
 
 def plan_next(
@@ -302,7 +308,7 @@ def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Sess
     uow.reminders.cancel_for_user(user.id, now, keep=_KEPT_BY_A_PAUSE)
     _cancel_upcoming(uow, user, now)
     if user.safety_notice_at is None:
-        plan_safety_notice(uow, [user.id], now)
+        plan_safety_notice(uow, policy, [(user.id, user.schedule)], now)
         user = replace(user, checkin_due=True)
     elif user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:
         uow.users.set_checkin_due(user.id, True, now)

@@ -11,6 +11,7 @@ from reminders.domain import messages as texts
 from reminders.domain.errors import SmsSendError
 from reminders.domain.model import (
     Direction,
+    PlannedReminder,
     ReminderStatus,
     SessionStatus,
     Step,
@@ -273,7 +274,7 @@ def test_a_paused_users_reminder_is_cancelled_not_sent(
     sender: FakeSmsSender,
     clock: FakeClock,
 ) -> None:
-    user_id = enroll(factory, clock, confirmed=True).id
+    user_id = enroll_past_the_safety_notice(factory, dispatcher, sender, clock)
     with factory() as uow:  # behind the dispatcher's back, as another replica would do it
         uow.users.set_status(user_id, UserStatus.PAUSED, clock.now())
         uow.commit()
@@ -300,3 +301,35 @@ def test_a_consent_question_to_a_user_who_consented_meanwhile_is_cancelled(
 
     assert sender.sent == []
     assert statuses(factory)[Step.CONSENT_REQUEST] is ReminderStatus.CANCELLED
+
+
+def test_a_paused_user_still_gets_the_safety_notice_an_opted_out_one_does_not(
+    factory: InMemoryUnitOfWorkFactory,
+    dispatcher: Dispatcher,
+    sender: FakeSmsSender,
+    clock: FakeClock,
+) -> None:
+    paused = enroll(factory, clock, confirmed=True).id
+    with factory() as uow:
+        uow.users.set_status(paused, UserStatus.PAUSED, clock.now())
+        uow.commit()
+    clock.advance(timedelta(seconds=5))
+
+    dispatcher.dispatch_due()
+    with factory() as uow:
+        uow.users.set_status(paused, UserStatus.OPTED_OUT, clock.now())
+        uow.reminders.add(paused, None, [reminder_at(Step.SAFETY_NOTICE, clock.now())], clock.now())
+        uow.commit()
+    dispatcher.dispatch_due()
+
+    assert [sms.body for sms in sender.sent] == [texts.safety_notice_text(POLICY.brand)]
+    assert sorted(
+        r.status for r in factory.store.tables.reminders.values() if r.step is Step.SAFETY_NOTICE
+    ) == [
+        ReminderStatus.CANCELLED,
+        ReminderStatus.SENT,
+    ]
+
+
+def reminder_at(step: Step, at: datetime) -> PlannedReminder:
+    return PlannedReminder(step, at, at + timedelta(hours=1))
