@@ -259,6 +259,8 @@ def _done(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> str:
     brand = policy.brand
     upcoming = uow.sessions.upcoming(user.id)
     if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
+        if user.done_asked_at is not None:  # an earlier question is answered by this DONE
+            uow.users.set_done_asked(user.id, None)
         outcome = routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
         next_session = outcome.next_session if outcome else None
         return texts.done_text(brand, _when(next_session, user), False, _streak(uow, user))
