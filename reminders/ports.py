@@ -292,6 +292,10 @@ class ReminderRepository(Protocol):
         steps; returns how many."""
         ...
 
+    def has_step(self, user_id: int, step: Step, statuses: Sequence[ReminderStatus]) -> bool:
+        """Whether the user has a reminder of `step` in one of `statuses`."""
+        ...
+
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
         """Cancel every scheduled or claimed reminder of the session; returns how many."""
         ...

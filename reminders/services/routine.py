@@ -279,6 +279,13 @@ def _cancel_upcoming(uow: UnitOfWork, user: User, now: datetime) -> None:
 
 # A pause keeps the safety notice: it is not a reminder, and a paused user may roll again.
 _KEPT_BY_A_PAUSE = (Step.SAFETY_NOTICE,)
+# A safety notice planned and not cancelled, failed or expired unsent: it is not planned again.
+_NOTICE_ON_ITS_WAY = (
+    ReminderStatus.SCHEDULED,
+    ReminderStatus.SENDING,
+    ReminderStatus.SENT,
+    ReminderStatus.DELIVERED,
+)
 
 
 def stop_reminders(
@@ -301,13 +308,16 @@ def stop_reminders(
 def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Session:
     """YES, START or RESUME: the user becomes active and the next session is planned from
     now, on `restart_date` (R2, R11). Consent given for the first time plans the safety
-    notice; a return from a skin-reaction pause makes the next session done followed by a
-    check-in."""
+    notice, and so does a later one when that notice never went out (a STOP cancelled it
+    while quiet hours held it, an outage outlasted it); a return from a skin-reaction pause
+    makes the next session done followed by a check-in."""
     uow.users.set_status(user.id, UserStatus.ACTIVE, now)
     # An unanswered consent request, if any; a safety notice still waiting stays.
     uow.reminders.cancel_for_user(user.id, now, keep=_KEPT_BY_A_PAUSE)
     _cancel_upcoming(uow, user, now)
-    if user.safety_notice_at is None:
+    if user.safety_notice_at is None or not uow.reminders.has_step(
+        user.id, Step.SAFETY_NOTICE, _NOTICE_ON_ITS_WAY
+    ):
         plan_safety_notice(uow, policy, [(user.id, user.schedule)], now)
         user = replace(user, checkin_due=True)
     elif user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:

@@ -68,6 +68,12 @@ class InMemoryReminderRepository(TableRepository):
         )
         return self._cancel(rows, now)
 
+    def has_step(self, user_id: int, step: Step, statuses: Sequence[ReminderStatus]) -> bool:
+        return any(
+            r.user_id == user_id and r.step is step and r.status in statuses
+            for r in self._t.reminders.values()
+        )
+
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
         rows = (r for r in self._t.reminders.values() if r.session_id == session_id)
         return self._cancel(rows, now)

@@ -185,6 +185,18 @@ class ReminderRepository:
             whose = and_(whose, reminder_rows.c.step.not_in([step.value for step in keep]))
         return self._cancel(whose, now)
 
+    def has_step(self, user_id: int, step: Step, statuses: Sequence[ReminderStatus]) -> bool:
+        found = self._c.execute(
+            select(reminder_rows.c.id)
+            .where(
+                reminder_rows.c.user_id == user_id,
+                reminder_rows.c.step == step.value,
+                reminder_rows.c.status.in_([s.value for s in statuses]),
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
     def cancel_for_session(self, session_id: int, now: datetime) -> int:
         """Cancel every scheduled or claimed reminder of the session; returns how many."""
         return self._cancel(reminder_rows.c.session_id == session_id, now)
