@@ -23,6 +23,12 @@ HEADS_UP_AT = datetime.fromisoformat("2026-03-02T20:00:00-08:00")  # of the firs
 SESSION_AT = datetime.fromisoformat("2026-03-03T20:00:00-08:00")
 
 
+def send_the_safety_notice(container: Container, clock: FakeClock) -> None:
+    """Dispatch the safety notice planned at enrolment, due before the first heads-up."""
+    clock.set(HEADS_UP_AT - timedelta(hours=1))
+    container.dispatch_due()
+
+
 def sample(client: TestClient, name: str, **labels: str) -> float | None:
     """The value of one sample of the scrape, or None when it is not there."""
     for family in text_string_to_metric_families(client.get("/metrics").text):
@@ -71,6 +77,7 @@ def test_counts_failed_sms_by_step(
     sender: FakeSmsSender,
 ) -> None:
     enroll()
+    send_the_safety_notice(container, clock)
     sender.fail_with(SmsSendError("unreachable", code=30003, permanent=True))
     clock.set(HEADS_UP_AT)
 
@@ -93,9 +100,10 @@ def test_observes_how_late_each_sms_went_out(
 
 
 def test_reports_the_due_backlog_at_scrape_time(
-    client: TestClient, enroll: Enroll, clock: FakeClock
+    client: TestClient, enroll: Enroll, container: Container, clock: FakeClock
 ) -> None:
     enroll()
+    send_the_safety_notice(container, clock)
     clock.set(SESSION_AT - timedelta(minutes=30))  # heads-up and makeup removal due, not sent
 
     assert sample(client, "reminders_due_backlog") == 2

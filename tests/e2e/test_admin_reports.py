@@ -169,6 +169,7 @@ def test_history_lists_messages_newest_first_without_bodies(
         ("out", "peeling"),
         ("out", "makeup_removal"),
         ("out", "heads_up"),
+        ("out", "safety_notice"),  # once consent is given
     ]
     assert "body" not in messages[0]
     assert "Well done" not in response.text
@@ -216,8 +217,9 @@ def test_stats_count_sent_reminders(
 
     stats = client.get("/v1/stats").json()
 
-    assert stats["reminders"]["sent"] == 4
-    assert stats["messages"]["out"] == {"queued": 4}
+    # The four steps of the session, and the safety notice planned at enrolment.
+    assert stats["reminders"]["sent"] == 5
+    assert stats["messages"]["out"] == {"queued": 5}
 
 
 def test_adherence_is_the_share_of_ended_sessions_done(
