@@ -135,7 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     history = command(commands, "history", "a user's past sessions and SMS, newest first")
     history.add_argument("user_id", type=_user_id)
-    command(commands, "stats", "users, sessions and SMS by status; adherence")
+    command(commands, "stats", "users, sessions, SMS by status; paused users by reason; check-ins")
     inbound = command(commands, "inbound", "simulate an SMS from a user (the reply is printed)")
     inbound.add_argument("phone")
     inbound.add_argument("text")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -16,6 +16,8 @@ from reminders.domain.messages import format_when
 from reminders.domain.model import mask_phone
 from reminders.domain.planning import zone_for
 from reminders.entrypoints.schemas import UserOut
+
+AnyUserOut = TypeVar("AnyUserOut", bound=UserOut)
 
 
 def cell(value: Any) -> str:
@@ -53,7 +55,7 @@ def print_json(value: BaseModel | dict[str, Any]) -> None:
     print()
 
 
-def masked(out: UserOut) -> UserOut:
+def masked(out: AnyUserOut) -> AnyUserOut:
     """The user with their number masked."""
     return out.model_copy(update={"phone": mask_phone(out.phone)})
 

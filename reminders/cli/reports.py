@@ -70,10 +70,12 @@ def stats(args: argparse.Namespace, container: Container) -> int:
         print_json(out)
         return 0
     rows = [{"of": "users", "status": k, "count": v} for k, v in out.users.items()]
+    rows += [{"of": "paused", "status": k, "count": v} for k, v in out.paused.items()]
     rows += [{"of": "sessions", "status": k, "count": v} for k, v in out.sessions.items()]
     rows += [{"of": "reminders", "status": k, "count": v} for k, v in out.reminders.items()]
     for direction, counts in out.messages.items():
         rows += [{"of": f"sms {direction}", "status": k, "count": v} for k, v in counts.items()]
+    rows += [{"of": "check-ins", "status": k, "count": v} for k, v in out.checkins.items()]
     print_table(rows)
     print(f"adherence: {cell(out.adherence)} of ended sessions done")
     return 0

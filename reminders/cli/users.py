@@ -10,7 +10,7 @@ from reminders.bootstrap import Container
 from reminders.cli.output import cell, masked, print_json, print_table, user_row
 from reminders.domain.model import UserStatus
 from reminders.entrypoints.phones import phone_and_zone
-from reminders.entrypoints.schemas import UserPage, user_out
+from reminders.entrypoints.schemas import UserPage, user_detail_out, user_out
 from reminders.services.operations import UserView
 
 
@@ -51,12 +51,24 @@ def add_user(args: argparse.Namespace, container: Container) -> int:
 
 
 def show_user(args: argparse.Namespace, container: Container) -> int:
-    view = container.operations.show(args.user_id)
-    out = masked(user_out(view.user, view.next_session))
+    detail = container.operations.show(args.user_id)
+    out = masked(user_detail_out(detail.user, detail.next_session, detail.adherence))
     if args.json:
         print_json(out)
         return 0
-    details = user_row(out) | {"last_session": out.last_session_date, "created": out.created_at}
+    row = user_row(out)
+    done = out.adherence
+    details = {
+        "id": row.pop("id"),
+        "phone": row.pop("phone"),
+        "status": row.pop("status"),
+        "paused_reason": out.paused_reason.value if out.paused_reason else None,
+        **row,
+        "last_session": out.last_session_date,
+        "created": out.created_at,
+        "adherence": f"{done.done} done, {done.skipped} skipped, {done.unconfirmed} unconfirmed",
+        "streak": f"{done.streak} done in a row",
+    }
     print_table([{"field": k, "value": cell(v)} for k, v in details.items()])
     return 0
 

@@ -28,12 +28,14 @@ from reminders.entrypoints.schemas import (
     HistoryOut,
     ScheduleOut,
     StatsOut,
+    UserDetailOut,
     UserOut,
     UserPage,
     UserPatch,
     history_out,
     schedule_out,
     stats_out,
+    user_detail_out,
     user_out,
 )
 from reminders.services.operations import MAX_USER_ID
@@ -237,13 +239,14 @@ def build_router(container: Container) -> APIRouter:
         summary="Show a user",
         response_description="The user.",
         dependencies=[_only_query()],
-        response_model=UserOut,
+        response_model=UserDetailOut,
         responses=_responses(404, 422),
     )
-    def show_user(user_id: UserId) -> UserOut:
-        """One user, with the start of their next session."""
-        view = container.operations.show(user_id)
-        return user_out(view.user, view.next_session)
+    def show_user(user_id: UserId) -> UserDetailOut:
+        """One user, with the start of their next session, why they are paused (when they
+        are) and their adherence: sessions done, skipped and unconfirmed, and the streak."""
+        detail = container.operations.show(user_id)
+        return user_detail_out(detail.user, detail.next_session, detail.adherence)
 
     @users.patch(
         "/users/{id}",
@@ -323,7 +326,8 @@ def build_router(container: Container) -> APIRouter:
         tags=["stats"],
     )
     def stats() -> StatsOut:
-        """Users, sessions, reminders and SMS by status, and adherence."""
+        """Users, sessions, reminders and SMS by status, paused users by reason, check-ins by
+        answer, and adherence."""
         return stats_out(container.operations.stats())
 
     @router.get(
@@ -342,7 +346,8 @@ def build_router(container: Container) -> APIRouter:
     )
     def metrics() -> Response:
         """Prometheus metrics (bearer token required): SMS by step and outcome, dispatch lag,
-        due backlog, inbound SMS by keyword, users by status."""
+        due backlog, inbound SMS by keyword, skin reactions reported, check-in answers, users by
+        status."""
         return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     router.include_router(users)

@@ -19,6 +19,7 @@ from reminders.domain.model import (
     MIN_CADENCE_DAYS,
     MIN_DAYS_BETWEEN_SESSIONS,
     Direction,
+    PausedReason,
     ReminderStatus,
     Session,
     SessionKind,
@@ -31,6 +32,7 @@ from reminders.domain.model import (
     parse_whole_number,
 )
 from reminders.domain.planning import zone_for
+from reminders.domain.sessions import Adherence
 from reminders.services.reports import History, Stats
 from reminders.services.routine import ScheduledSession
 
@@ -230,6 +232,7 @@ class UserOut(BaseModel):
                     "id": 1,
                     "phone": "+14155550123",
                     "status": "active",
+                    "paused_reason": None,
                     "timezone": "America/Los_Angeles",
                     "session_time": "20:00",
                     "cadence_days": 14,
@@ -244,6 +247,11 @@ class UserOut(BaseModel):
     id: int
     phone: str = Field(description="E.164.")
     status: UserStatus
+    paused_reason: PausedReason | None = Field(
+        description="Why a paused user is paused: 'user' (they texted PAUSE), 'operator' (paused "
+        "here or on the command line) or 'skin_reaction' (they reported a skin reaction: "
+        "resume only once their skin has settled). Null unless the status is 'paused'."
+    )
     timezone: str
     session_time: str = Field(description="'HH:MM', local.")
     cadence_days: int
@@ -253,6 +261,45 @@ class UserOut(BaseModel):
     )
     last_session_date: date | None = Field(description="Local date of the last ended session.")
     created_at: datetime
+
+
+class AdherenceOut(BaseModel):
+    """How the user's ended sessions went. Cancelled sessions (replaced by a change of
+    schedule, a pause or an opt-out) are not counted."""
+
+    done: int = Field(description="Sessions the user said were done.")
+    skipped: int = Field(description="Sessions the user skipped.")
+    unconfirmed: int = Field(description="Sessions nobody answered about in time.")
+    streak: int = Field(
+        description="Sessions done in a row, counted back from the latest ended one; 0 when "
+        "the latest was skipped or unconfirmed, or none has ended."
+    )
+
+
+class UserDetailOut(UserOut):
+    """A user as one user is shown: as in the list, with their adherence."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "phone": "+14155550123",
+                    "status": "paused",
+                    "paused_reason": "skin_reaction",
+                    "timezone": "America/Los_Angeles",
+                    "session_time": "20:00",
+                    "cadence_days": 14,
+                    "next_session_at": None,
+                    "last_session_date": "2026-03-31",
+                    "created_at": "2026-03-02T04:00:00-08:00",
+                    "adherence": {"done": 2, "skipped": 1, "unconfirmed": 0, "streak": 1},
+                }
+            ]
+        }
+    )
+
+    adherence: AdherenceOut
 
 
 class UserPage(BaseModel):
@@ -407,6 +454,8 @@ class StatsOut(BaseModel):
                         "cancelled": 30,
                     },
                     "messages": {"in": {"received": 120}, "out": {"delivered": 380}},
+                    "paused": {"user": 1, "operator": 0, "skin_reaction": 2},
+                    "checkins": {"ok": 30, "reaction": 2, "none": 6},
                     "adherence": 0.75,
                 }
             ]
@@ -420,6 +469,14 @@ class StatsOut(BaseModel):
     )
     messages: dict[str, dict[str, int]] = Field(
         description="SMS recorded, by direction ('in', 'out') and status."
+    )
+    paused: dict[str, int] = Field(
+        description="Paused users by reason: 'user' (they texted PAUSE), 'operator', "
+        "'skin_reaction' (they reported a skin reaction); erased users are left out."
+    )
+    checkins: dict[str, int] = Field(
+        description="Check-ins sent after sessions (how does the skin feel?), by answer: 'ok', "
+        "'reaction' (a skin reaction reported in reply), 'none' (not answered)."
     )
     adherence: float | None = Field(
         description="done / (done + skipped + unconfirmed) sessions; null before any ended."
@@ -440,12 +497,28 @@ def user_out(user: User, next_session: Session | None) -> UserOut:
         id=user.id,
         phone=user.phone.e164 if user.phone else "",
         status=user.status,
+        paused_reason=user.paused_reason,
         timezone=zone,
         session_time=format_wall_time(user.schedule.session_time),
         cadence_days=user.schedule.cadence_days,
         next_session_at=_local(next_session.starts_at, zone) if next_session else None,
         last_session_date=user.last_session_date,
         created_at=_local(user.created_at, zone),
+    )
+
+
+def user_detail_out(
+    user: User, next_session: Session | None, adherence: Adherence
+) -> UserDetailOut:
+    """One user as the API shows it: as in the list, with their adherence."""
+    return UserDetailOut(
+        **user_out(user, next_session).model_dump(),
+        adherence=AdherenceOut(
+            done=adherence.done,
+            skipped=adherence.skipped,
+            unconfirmed=adherence.unconfirmed,
+            streak=adherence.streak,
+        ),
     )
 
 
@@ -508,5 +581,7 @@ def stats_out(stats: Stats) -> StatsOut:
         sessions=stats.sessions,
         reminders=stats.reminders,
         messages=stats.messages,
+        paused=stats.paused,
+        checkins=stats.checkins,
         adherence=stats.adherence,
     )

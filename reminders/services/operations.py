@@ -17,6 +17,7 @@ from functools import partial
 
 from reminders.domain.errors import InvalidInput
 from reminders.domain.model import PhoneNumber, Session, User, UserStatus, parse_whole_number
+from reminders.domain.sessions import Adherence, adherence
 from reminders.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from reminders.services import reports, routine
 from reminders.services.policy import Policy
@@ -36,6 +37,13 @@ class UserView:
 
     user: User
     next_session: Session | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserDetail(UserView):
+    """A user as one user is shown: with the session planned next and their adherence."""
+
+    adherence: Adherence
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +135,13 @@ class Operations:
         views = [UserView(u, upcoming.get(u.id)) for u in users]
         return UserPage(views, encode_cursor(users[-1].id) if more else None)
 
-    def show(self, user_id: int) -> UserView:
-        """One user. Raises NotFound."""
+    def show(self, user_id: int) -> UserDetail:
+        """One user, with their next session and adherence. Raises NotFound."""
         with self._uow(read_only=True) as uow:
             user = routine.get_user(uow, user_id)
-            return UserView(user, uow.sessions.upcoming(user.id))
+            upcoming = uow.sessions.upcoming(user.id)
+            outcomes = uow.sessions.outcomes(user.id)
+        return UserDetail(user, upcoming, adherence(outcomes))
 
     def change(
         self,
@@ -205,7 +215,8 @@ class Operations:
             return user, reports.history(uow, user)
 
     def stats(self) -> reports.Stats:
-        """The service's figures: counts by status and adherence."""
+        """The service's figures: counts by status, paused users by reason, check-ins and
+        adherence."""
         with self._uow(read_only=True) as uow:
             return reports.stats(uow)
 

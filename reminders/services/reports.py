@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reminders.domain.model import (
+    CheckIn,
     Direction,
+    PausedReason,
     ReminderStatus,
     Session,
     SessionStatus,
@@ -17,6 +19,8 @@ from reminders.domain.model import (
 from reminders.ports import UnitOfWork
 
 ENDED_SESSION_STATUSES = (SessionStatus.DONE, SessionStatus.SKIPPED, SessionStatus.UNCONFIRMED)
+# How the figures name the check-ins: answered ok, with a reaction, or sent and not answered.
+CHECKIN_ANSWERS = {CheckIn.OK: "ok", CheckIn.REACTION: "reaction", CheckIn.ASKED: "none"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +63,20 @@ def history(
 @dataclass(frozen=True, slots=True)
 class Stats:
     users: dict[str, int]  # every user status, erased users left out
+    paused: dict[str, int]  # paused users by every reason, erased users left out
     sessions: dict[str, int]  # every session status
     reminders: dict[str, int]  # every reminder status: each reminder is one planned SMS
     messages: dict[str, dict[str, int]]  # direction -> provider or reply status -> count
+    checkins: dict[str, int]  # check-ins sent, by answer: ok, reaction, none (not answered)
     adherence: float | None  # done / (done + skipped + unconfirmed); None before any ended
 
 
 def stats(uow: UnitOfWork) -> Stats:
-    """Counts by status and adherence: the share of ended sessions the user did."""
+    """Counts by status, paused users by reason, check-ins by answer, and adherence: the share
+    of ended sessions the user did."""
     users = uow.users.count_by_status()
+    paused = uow.users.count_paused_by_reason()
+    checkins = uow.sessions.count_checkins()
     sessions = uow.sessions.count_by_status()
     reminders = uow.reminders.count_by_status()
     messages: dict[str, dict[str, int]] = {d.value: {} for d in Direction}
@@ -77,8 +86,10 @@ def stats(uow: UnitOfWork) -> Stats:
     adherence = sessions.get(SessionStatus.DONE, 0) / ended if ended else None
     return Stats(
         users={s.value: users.get(s, 0) for s in UserStatus},
+        paused={r.value: paused.get(r, 0) for r in PausedReason},
         sessions={s.value: sessions.get(s, 0) for s in SessionStatus},
         reminders={s.value: reminders.get(s, 0) for s in ReminderStatus},
         messages=messages,
+        checkins={name: checkins.get(c, 0) for c, name in CHECKIN_ANSWERS.items()},
         adherence=adherence,
     )

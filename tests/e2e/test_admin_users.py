@@ -32,6 +32,7 @@ def test_enrol_answers_201_with_the_user(client: TestClient) -> None:
         "id": 1,
         "phone": "+14155550123",
         "status": "active",
+        "paused_reason": None,
         "timezone": "America/Los_Angeles",
         "session_time": "19:30",
         "cadence_days": 14,
@@ -165,7 +166,9 @@ def test_show_returns_the_user(client: TestClient, enroll: Enroll) -> None:
     response = client.get(f"/v1/users/{created['id']}")
 
     assert response.status_code == 200
-    assert response.json() == created
+    assert response.json() == created | {
+        "adherence": {"done": 0, "skipped": 0, "unconfirmed": 0, "streak": 0}
+    }
 
 
 def test_show_answers_404_for_an_unknown_user(client: TestClient) -> None:

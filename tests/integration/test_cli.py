@@ -163,6 +163,7 @@ def test_users_json_is_the_apis_page(run: Run) -> None:
                 "id": 1,
                 "phone": MASKED,
                 "status": "active",
+                "paused_reason": None,
                 "timezone": "America/Los_Angeles",
                 "session_time": "20:00",
                 "cadence_days": 14,
@@ -212,8 +213,35 @@ def test_users_show_prints_one_field_a_line(run: Run) -> None:
 
     out = run("users", "show", "1")[1]
 
-    assert "status        active" in out
-    assert "next_session  Tue 3 Mar 20:00" in out
+    assert "status         active" in out
+    assert "paused_reason  -" in out
+    assert "next_session   Tue 3 Mar 20:00" in out
+    assert "adherence      0 done, 0 skipped, 0 unconfirmed" in out
+    assert "streak         0 done in a row" in out
+
+
+def test_users_show_gives_why_a_user_is_paused_and_their_adherence(run: Run) -> None:
+    run("enroll", PHONE, "--confirmed")
+    run("inbound", PHONE, "DONE")
+    run("inbound", PHONE, "DONE")  # no session under way: a DONE counts when said again
+    run("inbound", PHONE, "my skin is sore")
+
+    out = run("users", "show", "1")[1]
+
+    assert "status         paused" in out
+    assert "paused_reason  skin_reaction" in out
+    assert "adherence      1 done, 0 skipped, 0 unconfirmed" in out
+    assert "streak         1 done in a row" in out
+
+
+def test_users_show_json_gives_the_paused_reason_and_adherence(run: Run) -> None:
+    run("enroll", PHONE, "--confirmed")
+    run("users", "pause", "1")
+
+    user = run_json(run, "users", "show", "1")
+
+    assert (user["status"], user["paused_reason"], user["phone"]) == ("paused", "operator", MASKED)
+    assert user["adherence"] == {"done": 0, "skipped": 0, "unconfirmed": 0, "streak": 0}
 
 
 def test_users_show_refuses_an_unknown_user(run: Run) -> None:
@@ -436,15 +464,48 @@ def test_stats_prints_counts_and_adherence(run: Run) -> None:
 
     out = run("stats")[1]
 
-    assert "users      active       1" in out
+    assert "users      active         1" in out
     assert out.endswith("adherence: 100% of ended sessions done\n")
+
+
+def test_stats_prints_paused_users_by_reason_and_check_ins(run: Run) -> None:
+    run("enroll", PHONE, "--confirmed")
+    run("enroll", "+14155550124", "--confirmed")
+    run("users", "pause", "1")
+    run("inbound", "+14155550124", "RASH")
+
+    out = run("stats")[1]
+
+    assert "paused     user           0" in out
+    assert "paused     operator       1" in out
+    assert "paused     skin_reaction  1" in out
+    assert "check-ins  ok             0" in out
+    assert "check-ins  none           0" in out
+
+
+def test_stats_json_gives_paused_users_by_reason_and_check_ins(run: Run) -> None:
+    run("enroll", PHONE, "--confirmed")
+    run("inbound", PHONE, "PAUSE")
+
+    stats = run_json(run, "stats")
+
+    assert stats["paused"] == {"user": 1, "operator": 0, "skin_reaction": 0}
+    assert stats["checkins"] == {"ok": 0, "reaction": 0, "none": 0}
 
 
 def test_stats_json_is_the_apis_stats(run: Run) -> None:
     stats = run_json(run, "stats")
 
     assert stats["adherence"] is None
-    assert set(stats) == {"users", "sessions", "reminders", "messages", "adherence"}
+    assert set(stats) == {
+        "users",
+        "paused",
+        "sessions",
+        "reminders",
+        "messages",
+        "checkins",
+        "adherence",
+    }
 
 
 # --- main -----------------------------------------------------------------------------------
