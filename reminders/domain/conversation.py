@@ -75,6 +75,7 @@ class Inbound:
     argument: str = ""  # the rest of the message, for EVERY n and TIME hh:mm
     reaction: str | None = None  # the reaction word found, when the keyword is SORE
     done: bool = False  # a reaction in a message that begins with DONE ("done, but it stings")
+    opt_in: bool = False  # a reaction in a message that begins with START, YES or JOIN
 
 
 def read_inbound(text: str) -> Inbound:
@@ -95,7 +96,10 @@ def read_inbound(text: str) -> Inbound:
     reaction = find_reaction(body)
     if reaction is not None or keyword is Keyword.SORE:
         return Inbound(
-            Keyword.SORE, reaction=reaction or first.lower(), done=keyword is Keyword.DONE
+            Keyword.SORE,
+            reaction=reaction or first.lower(),
+            done=keyword is Keyword.DONE,
+            opt_in=keyword in (Keyword.START, Keyword.YES, Keyword.JOIN),
         )
     if keyword is None:
         return Inbound(Keyword.OTHER)

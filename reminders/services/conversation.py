@@ -4,7 +4,7 @@ reply."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from reminders.domain import messages as texts
@@ -194,6 +194,10 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
         if keyword in _OPT_INS:
             session = routine.activate(uow, policy, user, now)
             return _Said(texts.resubscribed_text(brand, _when(session, user) or ""))
+        if inbound.opt_in:  # "START, the redness is gone": back in, and paused to be safe
+            routine.activate(uow, policy, user, now)
+            user = replace(user, status=UserStatus.ACTIVE, paused_reason=None)
+            return _reaction(uow, policy, user, inbound, now)
         return _Said(None)  # an opted-out number gets nothing else
     if keyword is Keyword.SORE:
         return _reaction(uow, policy, user, inbound, now)

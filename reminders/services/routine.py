@@ -103,8 +103,8 @@ def enroll(
 def plan_safety_notice(
     uow: UnitOfWork, policy: Policy, users: Sequence[tuple[int, Schedule]], now: datetime
 ) -> None:
-    """Consent given for the first time by these users (id, schedule): the safety notice goes
-    out once, and the first session done is followed by a check-in."""
+    """The safety notice for these users (id, schedule), seconds from now. For a user who
+    consents for the first time, the first session done is followed by a check-in too."""
     notices = [
         (user_id, None, safety_notice(now, schedule, policy.quiet_hours))
         for user_id, schedule in users
@@ -299,6 +299,9 @@ def stop_reminders(
     SMS is cancelled at once, the upcoming session with them; a pause keeps the safety
     notice."""
     uow.users.set_status(user.id, status, now, paused_reason=reason)
+    if user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:
+        # The reason goes; the check-in after the first session back must not go with it.
+        uow.users.set_checkin_due(user.id, True, now)
     _cancel_upcoming(uow, user, now)
     keep = _KEPT_BY_A_PAUSE if status is UserStatus.PAUSED else ()
     uow.reminders.cancel_for_user(user.id, now, keep=keep)

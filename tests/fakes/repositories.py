@@ -119,7 +119,8 @@ class InMemoryUserRepository(TableRepository):
     def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
         for user_id in user_ids:
             if row := self._change(user_id, at):
-                row.safety_notice_at, row.checkin_due = at, True
+                row.checkin_due = row.checkin_due or row.safety_notice_at is None
+                row.safety_notice_at = at
 
     def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None:
         if row := self._change(user_id, now):

@@ -62,7 +62,9 @@ def test_an_opt_out_beats_a_reaction_anywhere(text: str) -> None:
     ],
 )
 def test_a_reaction_anywhere_beats_the_first_word(text: str, reaction: str) -> None:
-    assert read_inbound(text) == Inbound(Keyword.SORE, reaction=reaction, done=False)
+    opt_in = text.split()[0].strip("!,").upper() in ("YES", "JOIN", "START")
+
+    assert read_inbound(text) == Inbound(Keyword.SORE, reaction=reaction, done=False, opt_in=opt_in)
 
 
 @pytest.mark.parametrize(

@@ -1222,3 +1222,31 @@ def test_a_reaction_while_silenced_still_pauses_though_no_advice_goes_back(
     row = user_row(factory)
     assert (result.keyword, result.reply) == (Keyword.SORE, None)
     assert (row.status, row.paused_reason) == (UserStatus.PAUSED, PausedReason.SKIN_REACTION)
+
+
+def test_an_opted_out_user_starting_again_with_a_reaction_is_back_in_and_paused(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    text(factory, clock, "STOP")
+
+    reply = text(factory, clock, "START, the redness is gone")
+
+    row = user_row(factory, user_id)
+    assert (row.status, row.paused_reason) == (UserStatus.PAUSED, PausedReason.SKIN_REACTION)
+    assert reply.reply == texts.sore_text(POLICY.brand)
+
+
+def test_a_stop_after_a_skin_reaction_keeps_the_check_in_after_the_first_session_back(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    with factory() as uow:
+        uow.users.set_checkin_due(user_id, False, clock.now())
+        uow.commit()
+    text(factory, clock, "it hurts")
+
+    text(factory, clock, "STOP")
+    text(factory, clock, "START")
+
+    assert user_row(factory, user_id).checkin_due is True

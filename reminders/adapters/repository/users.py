@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reminders.adapters.db import reply_log, users
@@ -116,7 +116,13 @@ class UserRepository:
             self._c.execute(
                 update(users)
                 .where(users.c.id.in_(user_ids))
-                .values(safety_notice_at=at, checkin_due=True, updated_at=at)
+                .values(
+                    safety_notice_at=at,
+                    checkin_due=case(
+                        (users.c.safety_notice_at.is_(None), True), else_=users.c.checkin_due
+                    ),
+                    updated_at=at,
+                )
             )
 
     def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None:

@@ -466,11 +466,6 @@ def test_after_resume_from_a_pause_of_their_own_the_next_done_plans_no_check_in(
     assert skin_checks(container, active) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a safety notice planned again on a later opt-in (RESUME too) sets checkin_due, so "
-    "the next DONE after the first session's check-in plans a second one",
-)
 def test_a_notice_planned_again_after_an_outage_brings_no_second_check_in(
     container: Container,
     member: Member,
