@@ -48,6 +48,18 @@ class Metrics:
             ["keyword"],
             registry=self.registry,
         )
+        self._reactions = Counter(
+            "reminders_skin_reactions",
+            "Inbound SMS read as a skin reaction (the user is paused and given advice).",
+            registry=self.registry,
+        )
+        self._checkin_answers = Counter(
+            "reminders_checkin_answers",
+            "Answers to the check-in after a session, by answer: ok, or reaction (a skin "
+            "reaction reported).",
+            ["answer"],
+            registry=self.registry,
+        )
         self._lag_by_step: dict[str, Histogram] = {}
         self._outcome_by_key: dict[tuple[str, str], Counter] = {}
         self._last_tick = Gauge(
@@ -79,6 +91,8 @@ class Metrics:
         )
         for outcome in ("found", "released", "unverified", "failed"):
             self._rescued.labels(outcome)
+        for answer in ("ok", "reaction"):
+            self._checkin_answers.labels(answer)
         for kind in ("inbound", "status"):  # shown at 0 before the first outage
             self._spool_kept.labels(kind)
             self._spool_replayed.labels(kind)
@@ -106,6 +120,14 @@ class Metrics:
     def inbound(self, keyword: str) -> None:
         """Count one inbound SMS; called by the intake for each new (not retried) message."""
         self._inbound.labels(keyword).inc()
+
+    def reaction(self) -> None:
+        """Count one inbound SMS read as a skin reaction."""
+        self._reactions.inc()
+
+    def checkin_answered(self, answer: str) -> None:
+        """Count one answer to a check-in: 'ok' or 'reaction'."""
+        self._checkin_answers.labels(answer).inc()
 
     def rescued(self, outcome: str, count: int) -> None:
         """Count sends of stopped dispatchers settled by asking the provider."""

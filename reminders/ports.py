@@ -117,6 +117,14 @@ class IntakeObserver(Protocol):
         """One new inbound SMS (not a retried webhook), by the keyword it was read as."""
         ...
 
+    def reaction(self) -> None:
+        """One new inbound SMS read as a skin reaction."""
+        ...
+
+    def checkin_answered(self, answer: str) -> None:
+        """One new inbound SMS that answered a check-in: 'ok' or 'reaction'."""
+        ...
+
     def spool_kept(self, kind: str) -> None:
         """One webhook of this kind kept in the spool."""
         ...
@@ -170,9 +178,8 @@ class UserRepository(Protocol):
         ...
 
     def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
-        """Record that these users' safety notice was planned `at`. For a user whose first
-        notice this is (their first consent), the next session done is followed by a
-        check-in."""
+        """Record that these users' safety notice was planned `at` (their first consent): it
+        is never planned again, and their next session done is followed by a check-in."""
         ...
 
     def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None: ...

@@ -130,6 +130,8 @@ class Intake:
             self._observer.spool_replayed(kind, count)
         for keyword in report.keywords:
             self._observer.inbound(keyword)
+            if keyword == Keyword.SORE.value:
+                self._observer.reaction()
         return report
 
     def _apply_or_keep(
@@ -179,6 +181,10 @@ class Intake:
         inbound = in_transaction(self._uow, lambda uow: apply_inbound(uow, self._policy, record))
         if not inbound.duplicate:
             self._observer.inbound(inbound.keyword.value)
+            if inbound.keyword is Keyword.SORE:
+                self._observer.reaction()
+            if inbound.checkin is not None:
+                self._observer.checkin_answered(inbound.checkin.value)
         return InboundAnswer(inbound.keyword, inbound.reply)
 
     def _apply_status(self, record: WebhookRecord) -> StatusResult:

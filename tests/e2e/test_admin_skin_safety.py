@@ -1,5 +1,5 @@
-"""What an operator sees of skin safety: why a user is paused, their adherence, and the paused
-and check-in figures of the stats.
+"""What an operator sees of skin safety: why a user is paused, their adherence, the paused and
+check-in figures of the stats, and the metrics of reactions and check-in answers.
 
 Users are enrolled over the admin API and text the service through the signed Twilio webhook.
 A +1 415 user enrolled at START (Monday 2 March 2026) has their first session on Tuesday 3 March
@@ -16,9 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reminders.bootstrap import Container
+from reminders.ports import WebhookKind, WebhookRecord
+from tests.e2e.test_admin_metrics import sample
 from tests.e2e.webhook_support import twilio_container, webhooks_for
 from tests.fakes import FakeClock
-from tests.twilio_webhooks import FakeTwilioWebhooks
+from tests.twilio_webhooks import FakeTwilioWebhooks, new_sid
 
 Enroll = Callable[..., dict[str, Any]]
 Deliver = Callable[[int], datetime]
@@ -221,3 +223,84 @@ def test_stats_count_check_ins_sent_and_how_they_were_answered(
     assert asked == {"ok": 0, "reaction": 0, "none": 2}
     assert answered["checkins"] == {"ok": 1, "reaction": 1, "none": 0}
     assert answered["paused"]["skin_reaction"] == 1
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def test_metrics_show_no_reaction_and_no_check_in_answer_at_first(client: TestClient) -> None:
+    assert sample(client, "reminders_skin_reactions_total") == 0
+    assert sample(client, "reminders_checkin_answers_total", answer="ok") == 0
+    assert sample(client, "reminders_checkin_answers_total", answer="reaction") == 0
+
+
+def test_metrics_count_a_skin_reaction(
+    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks
+) -> None:
+    enroll()
+
+    twilio.text(PHONE, "my skin is irritated")
+
+    assert sample(client, "reminders_skin_reactions_total") == 1
+    assert sample(client, "reminders_inbound_messages_total", keyword="SORE") == 1
+    assert sample(client, "reminders_checkin_answers_total", answer="reaction") == 0
+
+
+def test_metrics_count_a_retried_reaction_once(
+    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks
+) -> None:
+    enroll()
+    sid = new_sid()
+
+    twilio.text(PHONE, "SORE", sid=sid)
+    twilio.text(PHONE, "SORE", sid=sid)
+
+    assert sample(client, "reminders_skin_reactions_total") == 1
+
+
+def test_metrics_count_check_in_answers(
+    client: TestClient,
+    enroll: Enroll,
+    container: Container,
+    clock: FakeClock,
+    twilio: FakeTwilioWebhooks,
+    deliver_next_session: Deliver,
+) -> None:
+    first = enroll(PHONE)
+    enroll(OTHER)
+    session_start = deliver_next_session(first["id"])
+    twilio.text(PHONE, "DONE")
+    twilio.text(OTHER, "DONE")
+    checkins_sent(container, clock, session_start)
+
+    twilio.text(PHONE, "OK")
+    twilio.text(OTHER, "SORE")
+
+    assert sample(client, "reminders_checkin_answers_total", answer="ok") == 1
+    assert sample(client, "reminders_checkin_answers_total", answer="reaction") == 1
+    assert sample(client, "reminders_skin_reactions_total") == 1
+
+
+def test_an_ok_that_answers_no_check_in_is_not_counted_as_an_answer(
+    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks
+) -> None:
+    enroll()
+
+    twilio.text(PHONE, "OK")
+
+    assert sample(client, "reminders_checkin_answers_total", answer="ok") == 0
+
+
+def test_metrics_count_a_reaction_kept_in_the_spool_once_it_is_replayed(
+    client: TestClient, enroll: Enroll, container: Container, clock: FakeClock
+) -> None:
+    enroll()
+    spool = container.intake.spool
+    assert spool is not None
+    params = {"MessageSid": new_sid(), "From": PHONE, "Body": "rash on my chin"}
+    spool.append(WebhookRecord(WebhookKind.INBOUND, clock.now(), params))
+
+    container.replay_spool()
+
+    assert sample(client, "reminders_skin_reactions_total") == 1
+    assert sample(client, "reminders_spool_replayed_total", kind="inbound") == 1

@@ -64,9 +64,17 @@ class RecordingObserver:
         self.counted: list[str] = []
         self.kept: list[str] = []
         self.replayed: list[tuple[str, int]] = []
+        self.reactions = 0
+        self.checkins: list[str] = []
 
     def inbound(self, keyword: str) -> None:
         self.counted.append(keyword)
+
+    def reaction(self) -> None:
+        self.reactions += 1
+
+    def checkin_answered(self, answer: str) -> None:
+        self.checkins.append(answer)
 
     def spool_kept(self, kind: str) -> None:
         self.kept.append(kind)
