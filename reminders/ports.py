@@ -178,8 +178,9 @@ class UserRepository(Protocol):
         ...
 
     def set_safety_notice(self, user_ids: Sequence[int], at: datetime) -> None:
-        """Record that these users' safety notice was planned `at` (their first consent): it
-        is never planned again, and their next session done is followed by a check-in."""
+        """Record that these users' safety notice was planned `at`. For a user whose first
+        notice this is (their first consent), the next session done is followed by a
+        check-in."""
         ...
 
     def set_checkin_due(self, user_id: int, due: bool, now: datetime) -> None: ...
