@@ -132,6 +132,8 @@ class Intake:
             self._observer.inbound(keyword)
             if keyword == Keyword.SORE.value:
                 self._observer.reaction()
+        for answer in report.checkins:
+            self._observer.checkin_answered(answer)
         return report
 
     def _apply_or_keep(

@@ -79,6 +79,7 @@ def apply_status(uow: UnitOfWork, record: WebhookRecord) -> StatusResult:
 class ReplayReport:
     applied: Counter[str] = field(default_factory=Counter)  # by kind, duplicates included
     keywords: tuple[str, ...] = ()  # of the inbound SMS that were new
+    checkins: tuple[str, ...] = ()  # the check-in answers among them (ok, reaction)
     set_aside: int = 0
     waiting: int = 0  # records left, for a later run
     stopped: str | None = None  # why the run ended before the spool was empty
@@ -111,6 +112,7 @@ class SpoolReplay:
     def _run(self, should_stop: Callable[[], bool]) -> ReplayReport:
         applied: Counter[str] = Counter()
         keywords: list[str] = []
+        checkins: list[str] = []
         set_aside = 0
         stopped: str | None = None
         try:
@@ -119,7 +121,7 @@ class SpoolReplay:
                     stopped = "stopping"
                     break
                 try:
-                    keyword = self._apply(entry.record)
+                    result = self._apply(entry.record)
                 except (DatabaseUnavailable, ConcurrentUpdate) as exc:
                     stopped = str(exc)
                     break
@@ -133,12 +135,16 @@ class SpoolReplay:
                 self.spool.remove(entry)
                 self._failed_runs.pop(entry.key, None)
                 applied[entry.record.kind.value] += 1
-                if keyword is not None:
-                    keywords.append(keyword)
+                if result is not None and not result.duplicate:
+                    keywords.append(result.keyword.value)
+                    if result.checkin is not None:
+                        checkins.append(result.checkin.value)
         except SpoolError as exc:
             logger.error("webhook spool unusable during replay: %s", exc)
             stopped = str(exc)
-        report = ReplayReport(applied, tuple(keywords), set_aside, self.spool.waiting(), stopped)
+        report = ReplayReport(
+            applied, tuple(keywords), tuple(checkins), set_aside, self.spool.waiting(), stopped
+        )
         extra = {
             "inbound": applied[WebhookKind.INBOUND.value],
             "status": applied[WebhookKind.STATUS.value],
@@ -152,15 +158,14 @@ class SpoolReplay:
             logger.debug("spooled webhooks wait for the database", extra=extra)
         return report
 
-    def _apply(self, record: WebhookRecord) -> str | None:
-        """Apply one record; returns the keyword of a new inbound SMS."""
+    def _apply(self, record: WebhookRecord) -> InboundResult | None:
+        """Apply one record; returns what became of an inbound SMS (its reply is not sent: the
+        moment has passed, and a STOP was confirmed when it was kept)."""
         if record.kind is WebhookKind.INBOUND:
-            result = in_transaction(
+            return in_transaction(
                 self._uow_factory,
                 lambda uow: apply_inbound(uow, self._policy, record, answering=False),
             )
-            # Not sent: the moment has passed, and a STOP was confirmed when it was kept.
-            return None if result.duplicate else result.keyword.value
         in_transaction(self._uow_factory, lambda uow: apply_status(uow, record))
         return None
 

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from reminders.domain import messages as texts
 from reminders.domain.conversation import Keyword
-from reminders.domain.model import PhoneNumber, UserStatus
+from reminders.domain.model import (
+    CheckIn,
+    PhoneNumber,
+    PlannedReminder,
+    PlannedSession,
+    ReminderStatus,
+    SessionStatus,
+    Step,
+    UserStatus,
+)
 from reminders.ports import DatabaseUnavailable, SpoolEntry, SpoolError, WebhookRecord
 from reminders.services.intake import Intake, NotKept
 from reminders.services.operations import Operations
@@ -283,3 +293,29 @@ def test_without_a_spool_an_outage_raises_as_any_use_case_does(
     with pytest.raises(DatabaseUnavailable):
         intake.inbound_sms(PHONE, "STOP", sid())
     assert intake.replay() is None
+
+
+def test_the_replay_counts_reactions_and_check_in_answers(
+    intake: Intake,
+    factory: InMemoryUnitOfWorkFactory,
+    clock: FakeClock,
+    observer: RecordingObserver,
+    user_id: int,
+) -> None:
+    now = clock.now()
+    with factory() as uow:
+        done = uow.sessions.add(
+            user_id, PlannedSession(now.date(), now, ()), now, status=SessionStatus.DONE
+        )
+        uow.sessions.set_checkin(done.id, CheckIn.ASKED)
+        uow.reminders.add(
+            user_id, done.id, [PlannedReminder(Step.SKIN_CHECK, now, now + timedelta(days=1))], now
+        )
+        uow.commit()
+    [check] = [r for r in factory.store.tables.reminders.values() if r.step is Step.SKIN_CHECK]
+    check.status, check.sent_at = ReminderStatus.SENT, now
+    kept_during_an_outage(intake, factory, "ok", "my skin is red")
+
+    intake.replay()
+
+    assert (observer.checkins, observer.reactions) == (["ok"], 1)
