@@ -5,10 +5,15 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
+from sqlalchemy import select
+
+from reminders.adapters.db import reminder_rows
 from reminders.bootstrap import Container
-from reminders.domain.model import PhoneNumber, Session, User
+from reminders.domain.messages import safety_notice_text
+from reminders.domain.model import PhoneNumber, Session, Step, User
 from reminders.services import routine
 from reminders.services.conversation import InboundResult, handle_inbound
+from tests.fakes import FakeClock, FakeSmsSender
 
 PHONE = "+14155550123"
 _sids = itertools.count(1)
@@ -39,6 +44,33 @@ def enroll(
         )
         uow.commit()
     return user
+
+
+def enroll_notified(
+    container: Container,
+    clock: FakeClock,
+    sender: FakeSmsSender,
+    *,
+    phone: str = PHONE,
+) -> User:
+    """A confirmed New York user with 20:00 sessions (see `enroll`) who has had the safety
+    notice their consent planned: the clock moves on to when it is due, the dispatcher sends
+    it and, once it is checked to be the one SMS in the sender's record, the record is emptied,
+    so that it holds only what the test sends next."""
+    enrolled = enroll(container, phone=phone)
+    with container.engine.connect() as connection:
+        due_at = connection.execute(
+            select(reminder_rows.c.due_at).where(
+                reminder_rows.c.user_id == enrolled.id,
+                reminder_rows.c.step == Step.SAFETY_NOTICE.value,
+            )
+        ).scalar_one()
+    clock.set(max(due_at, clock.now()))
+    container.dispatch_due()
+    notice = (phone, safety_notice_text(container.policy.brand))
+    assert [(s.to, s.body) for s in sender.sent] == [notice], sender.sent
+    sender.sent.clear()
+    return enrolled
 
 
 def text(

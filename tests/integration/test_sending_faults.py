@@ -17,11 +17,12 @@ from reminders.domain.model import PhoneNumber, User, UserStatus
 from reminders.services import routine
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
-from tests.routine_driver import enroll
+from tests.routine_driver import enroll, enroll_notified
 
 PHONES = ["+14155550123", "+14155550124", "+14155550125"]
 # START is 2 March 2026 10:00 in New York; a 20:00 user's heads-up goes out at 20:00 that day
-# (10 h later) and their roll on 3 March at 20:00 (34 h later).
+# (10 h later) and their roll on 3 March at 20:00 (34 h later). Their safety notice goes 5 s
+# after consent: `enroll_notified` sends it first, so that the faults below meet the reminders.
 HEADS_UP_DUE = timedelta(hours=10)
 ROLL_DUE = timedelta(hours=34)
 
@@ -69,7 +70,7 @@ def test_a_storm_of_transient_errors_is_retried_until_every_message_is_sent_once
     container: Container, clock: FakeClock, sender: FakeSmsSender, error: Callable[[], SmsSendError]
 ) -> None:
     for phone in PHONES:
-        enroll(container, phone=phone)
+        enroll_notified(container, clock, sender, phone=phone)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(*(error() for _ in range(10)))
 
@@ -82,7 +83,7 @@ def test_a_storm_of_transient_errors_is_retried_until_every_message_is_sent_once
 def test_retries_back_off_exponentially_up_to_five_minutes(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container)
+    enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(*(rate_limited() for _ in range(8)))
     delays = []
@@ -100,7 +101,7 @@ def test_retries_back_off_exponentially_up_to_five_minutes(
 def test_a_retried_message_is_sent_when_its_backoff_ends_and_not_before(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container)
+    enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(rate_limited())
     container.dispatch_due()
@@ -117,7 +118,7 @@ def test_a_retried_message_is_sent_when_its_backoff_ends_and_not_before(
 def test_a_retried_message_keeps_count_of_its_attempts(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container)
+    enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(rate_limited(), rate_limited())
 
@@ -145,7 +146,7 @@ def test_transient_errors_that_outlast_its_freshness_fail_the_message_instead_of
 def test_a_bug_in_the_sender_is_retried_like_a_transient_error(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container)
+    enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     calls = []
 
@@ -164,7 +165,7 @@ def test_a_bug_in_the_sender_is_retried_like_a_transient_error(
 def test_a_permanent_error_ends_the_message_without_a_retry(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    user = enroll(container)
+    user = enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("HTTP 400", code=21612, permanent=True))
 
@@ -179,7 +180,7 @@ def test_a_permanent_error_ends_the_message_without_a_retry(
 def test_a_permanent_error_leaves_the_users_later_messages_alone(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container)
+    enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("HTTP 400", code=21612, permanent=True))
     container.dispatch_due()
@@ -193,7 +194,7 @@ def test_a_permanent_error_leaves_the_users_later_messages_alone(
 def test_a_recipient_who_opted_out_at_twilio_is_opted_out_here(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    user = enroll(container)
+    user = enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("unsubscribed recipient", code=21610, permanent=True))
 
@@ -207,7 +208,7 @@ def test_a_recipient_who_opted_out_at_twilio_is_opted_out_here(
 def test_a_number_that_cannot_receive_sms_is_marked_invalid_and_gets_nothing_more(
     container: Container, clock: FakeClock, sender: FakeSmsSender, code: int
 ) -> None:
-    user = enroll(container)
+    user = enroll_notified(container, clock, sender)
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("invalid number", code=code, permanent=True))
 
@@ -220,8 +221,8 @@ def test_a_number_that_cannot_receive_sms_is_marked_invalid_and_gets_nothing_mor
 def test_an_invalid_number_does_not_stop_other_users_messages(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> None:
-    enroll(container, phone=PHONES[0])
-    enroll(container, phone=PHONES[1])
+    enroll_notified(container, clock, sender, phone=PHONES[0])
+    enroll_notified(container, clock, sender, phone=PHONES[1])
     clock.advance(HEADS_UP_DUE)
     sender.fail_with(SmsSendError("invalid number", code=21211, permanent=True))
 
