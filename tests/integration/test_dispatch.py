@@ -12,6 +12,7 @@ from sqlalchemy import event, select, update
 from reminders.adapters.db import reminder_rows, users
 from reminders.adapters.repository import ReminderRepository
 from reminders.bootstrap import Container
+from reminders.domain.messages import safety_notice_text
 from reminders.domain.model import PhoneNumber, UserStatus
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock, FakeSmsSender
@@ -19,7 +20,9 @@ from tests.routine_driver import enroll
 
 PHONE = "+14155550123"
 # 2 March 2026 15:00 UTC is 10:00 in New York; the first 20:00 session with every step ahead
-# is on 3 March (its heads-up goes on 2 March at 20:00).
+# is on 3 March (its heads-up goes on 2 March at 20:00). Consent plans the safety notice 5 s
+# later, fresh for 24 h.
+SAFETY_NOTICE = safety_notice_text("RollerCare")
 
 
 @pytest.fixture(params=DATABASES)
@@ -42,8 +45,10 @@ def test_confirmed_user_gets_every_step_of_the_first_session_at_its_time(
         container.dispatch_due()
         clock.advance(timedelta(minutes=5))
 
-    assert len(sender.sent) == 4
+    assert len(sender.sent) == 5
+    assert sender.sent[0].body == SAFETY_NOTICE
     assert [s.at for s in sender.sent] == [
+        datetime(2026, 3, 2, 15, 5, tzinfo=UTC),  # safety notice: the first dispatch after 15:00:05
         datetime(2026, 3, 3, 1, 0, tzinfo=UTC),  # heads-up: 2 March 20:00 EST
         datetime(2026, 3, 4, 0, 15, tzinfo=UTC),  # makeup removal 19:15
         datetime(2026, 3, 4, 0, 40, tzinfo=UTC),  # peeling 19:40
@@ -87,7 +92,7 @@ def test_a_restart_loses_nothing_and_sends_nothing_twice(
     first = make_container()
     enroll(first)
     clock.set(datetime(2026, 3, 3, 1, 0, tzinfo=UTC))
-    first.dispatch_due()  # heads-up
+    first.dispatch_due()  # the safety notice, still fresh, and the heads-up
     first.close()
 
     second = make_container()  # same SQLite file
@@ -96,7 +101,8 @@ def test_a_restart_loses_nothing_and_sends_nothing_twice(
         second.dispatch_due()
         second.dispatch_due()
 
-    assert [s.body.removeprefix("RollerCare: ")[:18] for s in sender.sent] == [
+    assert sender.sent[0].body == SAFETY_NOTICE
+    assert [s.body.removeprefix("RollerCare: ")[:18] for s in sender.sent[1:]] == [
         "Roller session Tue",
         "Roller session at ",
         "Now a gentle peel ",
@@ -114,6 +120,7 @@ def test_an_outage_longer_than_a_steps_freshness_expires_it_instead_of_sending_l
 
     assert [s.body.removeprefix("RollerCare: ")[:12] for s in sender.sent] == ["Time to roll"]
     assert statuses(container) == {
+        "safety_notice": "expired",  # a day old at 15:00:05 on 3 March
         "heads_up": "expired",
         "makeup_removal": "expired",
         "peeling": "expired",
@@ -177,7 +184,9 @@ def test_reminders_of_a_paused_user_are_cancelled_not_sent(
 
     container.dispatch_due()
 
-    assert sender.sent == []
+    # The safety notice still goes to a paused user; no reminder does.
+    assert [s.body for s in sender.sent] == [SAFETY_NOTICE]
+    assert statuses(container)["safety_notice"] == "sent"
     assert statuses(container)["heads_up"] == "cancelled"
 
 
