@@ -8,7 +8,8 @@ import pytest
 
 from reminders.bootstrap import Container
 from reminders.domain.errors import InvalidInput
-from reminders.domain.model import SessionStatus, UserStatus
+from reminders.domain.messages import done_confirm_text, keywords_text, sore_text
+from reminders.domain.model import PausedReason, SessionStatus, UserStatus
 from tests.conftest import DATABASES, both_databases
 from tests.fakes import FakeClock
 from tests.routine_driver import enroll, past_sessions, text, upcoming, user
@@ -154,11 +155,16 @@ def test_extra_done_within_a_week_is_recorded_with_a_warning(
     clock.set(SESSION_START + timedelta(minutes=30))
     text(container, "DONE")
     clock.set(SESSION_START + timedelta(days=3))
+    asked = text(container, "done")  # no session under way: asked to be sent again
+    before = past_sessions(container, enrolled.id)
+    clock.advance(timedelta(minutes=9))
 
     reply = text(container, "done")
 
     sessions = past_sessions(container, enrolled.id)
     session = upcoming(container, enrolled.id)
+    assert asked.reply == done_confirm_text("RollerCare", "Tue 17 Mar 20:00")
+    assert [s.kind for s in before] == ["planned"]
     assert [(s.kind, s.status) for s in sessions] == [
         ("planned", SessionStatus.DONE),
         ("extra", SessionStatus.DONE),
@@ -170,14 +176,34 @@ def test_extra_done_within_a_week_is_recorded_with_a_warning(
 def test_extra_done_a_week_or_more_later_gets_no_warning(
     container: Container, clock: FakeClock
 ) -> None:
-    enroll(container)
+    enrolled = enroll(container)
     clock.set(SESSION_START + timedelta(minutes=30))
     text(container, "DONE")
     clock.set(SESSION_START + timedelta(days=7))
+    asked = text(container, "done")
+    clock.advance(timedelta(minutes=1))
 
     reply = text(container, "done")
 
+    assert asked.reply == done_confirm_text("RollerCare", "Tue 17 Mar 20:00")
     assert reply.reply is not None and "Well done" in reply.reply
+    assert [s.kind for s in past_sessions(container, enrolled.id)] == ["planned", "extra"]
+
+
+def test_a_done_repeated_more_than_ten_minutes_later_is_asked_again(
+    container: Container, clock: FakeClock
+) -> None:
+    enrolled = enroll(container)
+    clock.set(SESSION_START + timedelta(minutes=30))
+    text(container, "DONE")
+    clock.set(SESSION_START + timedelta(days=3))
+    text(container, "done")
+    clock.advance(timedelta(minutes=10, seconds=1))
+
+    reply = text(container, "done")
+
+    assert reply.reply == done_confirm_text("RollerCare", "Tue 17 Mar 20:00")
+    assert [s.kind for s in past_sessions(container, enrolled.id)] == ["planned"]
 
 
 def test_every_changes_the_cadence_and_replans_from_the_last_session(
@@ -249,16 +275,33 @@ def test_stop_cancels_every_pending_reminder_at_once(container: Container) -> No
         counts = uow.reminders.count_by_status()
     assert user(container, enrolled.id).status is UserStatus.OPTED_OUT
     assert upcoming(container, enrolled.id) is None
-    assert counts == {"cancelled": 4}
+    assert counts == {"cancelled": 5}  # the session's four steps and the safety notice
 
 
-def test_sore_pauses_and_cancels_reminders(container: Container) -> None:
+@pytest.mark.parametrize("body", ["Sore", "my skin is sore", "it hurts a bit"])
+def test_a_skin_reaction_pauses_and_cancels_reminders_but_not_the_safety_notice(
+    container: Container, body: str
+) -> None:
     enrolled = enroll(container)
 
-    reply = text(container, "my skin is sore")
+    reply = text(container, body)
 
-    assert user(container, enrolled.id).status is UserStatus.ACTIVE  # first word decides
-    assert reply.reply is not None and "Reply DONE" in reply.reply
-    text(container, "Sore")
-    assert user(container, enrolled.id).status is UserStatus.PAUSED
+    with container.uow() as uow:
+        counts = uow.reminders.count_by_status()
+    paused = user(container, enrolled.id)
+    assert (paused.status, paused.paused_reason) == (
+        UserStatus.PAUSED,
+        PausedReason.SKIN_REACTION,
+    )
+    assert reply.reply == sore_text("RollerCare")
     assert upcoming(container, enrolled.id) is None
+    assert counts == {"cancelled": 4, "scheduled": 1}  # the safety notice still goes
+
+
+def test_a_negated_reaction_pauses_nothing(container: Container) -> None:
+    enrolled = enroll(container)
+
+    reply = text(container, "my skin is not sore at all")
+
+    assert user(container, enrolled.id).status is UserStatus.ACTIVE
+    assert reply.reply == keywords_text("RollerCare")
