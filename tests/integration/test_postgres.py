@@ -40,7 +40,7 @@ def test_replicas_migrating_at_once_leave_one_schema(postgres_schema_url: str) -
     for engine in engines:
         engine.dispose()
     assert errors == []
-    assert [v[0] for v in versions] == ["0003"]
+    assert [v[0] for v in versions] == ["0004"]
 
 
 def seeded(url: str, count: int, *, analyze: bool) -> Engine:
