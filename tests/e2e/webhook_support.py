@@ -92,6 +92,21 @@ def pending_reminders(container: Container, user: User) -> int:
         )
 
 
+def pending_steps(container: Container, user: User) -> list[str]:
+    """The steps of the user's SMS still to be sent, by the time they are due."""
+    with container.engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(reminder_rows.c.step)
+                .where(
+                    reminder_rows.c.user_id == user.id,
+                    reminder_rows.c.status.in_([s.value for s in ACTIVE_REMINDER_STATUSES]),
+                )
+                .order_by(reminder_rows.c.due_at, reminder_rows.c.id)
+            ).scalars()
+        )
+
+
 def inbound_count(container: Container) -> int:
     """How many inbound SMS were recorded."""
     with container.engine.connect() as connection:

@@ -11,6 +11,7 @@ from sqlalchemy import event, select
 
 from reminders.adapters.db import messages, reminder_rows
 from reminders.bootstrap import Container
+from reminders.domain.messages import safety_notice_text
 from reminders.domain.model import Reminder, ReminderStatus, User, UserStatus
 from reminders.ports import UnitOfWork
 from tests.e2e.webhook_support import (
@@ -170,8 +171,10 @@ def test_undelivered_to_a_number_that_cannot_receive_sms_marks_it_invalid(
 ) -> None:
     active = enroll_user(container, confirmed=True)
     clock.advance(timedelta(hours=10))  # 2 March 20:00 in New York: the heads-up is due
-    container.dispatch_due()
-    [heads_up] = sender.sent
+    container.dispatch_due()  # and the safety notice, due since 10:00:05
+    notice, heads_up = sender.sent
+    assert notice.body == safety_notice_text("RollerCare")
+    assert heads_up.body.startswith("RollerCare: Roller session Tue")
 
     twilio.status(heads_up.sid, "undelivered", error_code=code)
 
