@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reminders.bootstrap import Container
+from reminders.domain.messages import safety_notice_text
 from reminders.entrypoints.api import create_app
 from reminders.log import configure_logging
 from tests.e2e.conftest import AUTH, TOKEN
@@ -51,7 +52,8 @@ def container(make_container: Callable[..., Container]) -> Container:
 def _live_a_users_life(
     container: Container, clock: FakeClock, sender: FakeSmsSender
 ) -> list[str | None]:
-    """Enrol, consent, a delivered session, DONE, pause, resume, erase; returns the replies."""
+    """Enrol, consent, the safety notice and a delivered session, DONE, pause, resume, erase;
+    returns the replies."""
     with TestClient(create_app(container), headers=AUTH) as client:
         twilio = FakeTwilioWebhooks(client, public_url=PUBLIC_URL, auth_token=TWILIO_AUTH_TOKEN)
         replies: list[str | None] = []
@@ -100,7 +102,9 @@ def test_no_log_line_holds_a_number_a_body_or_a_secret(
         for found in secrets + [b[:40] for b in bodies]
         if found in entry
     ]
-    assert len(sender.sent) == 5 and all(replies)  # the scenario really ran
+    # The scenario really ran: the consent question, the safety notice, the session's 4 SMS.
+    assert len(sender.sent) == 6 and all(replies)
+    assert sender.sent[1].body == safety_notice_text(container.policy.brand)
     assert any("+1*******0123" in line for line in lines)  # numbers are logged, masked
     assert leaks == []
 
