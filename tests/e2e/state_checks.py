@@ -17,6 +17,7 @@ from reminders.domain.model import (
     MIN_CADENCE_DAYS,
     MIN_DAYS_BETWEEN_SESSIONS,
     PLAN_STEPS,
+    Step,
     UserStatus,
 )
 from reminders.domain.planning import zone_for
@@ -31,8 +32,8 @@ _STOPPED = (UserStatus.PAUSED, UserStatus.OPTED_OUT, UserStatus.INVALID)
 def check_stored_state(container: Container) -> None:
     """Every user reads back through the domain, keeps a valid schedule and at most one
     planned session a week or more after the last one; stopped and erased users have nothing
-    scheduled; no planned step is due in the user's quiet hours; stored error codes are
-    Twilio-sized."""
+    scheduled but a paused user's safety notice (a pause keeps it); no planned step is due in
+    the user's quiet hours; stored error codes are Twilio-sized."""
     with container.engine.connect() as connection:
         ids = connection.execute(select(users.c.id).where(users.c.erased_at.is_(None))).scalars()
         planned: dict[int, int] = dict(
@@ -74,7 +75,8 @@ def check_stored_state(container: Container) -> None:
     for user_id, step, due_at, attempts in scheduled:
         owner = found.get(user_id)
         assert owner is not None, (user_id, step, "an erased user has an SMS scheduled")
-        assert owner.status not in _STOPPED, (owner, step)
+        kept = owner.status is UserStatus.PAUSED and step == Step.SAFETY_NOTICE
+        assert kept or owner.status not in _STOPPED, (owner, step)
         # The consent request and retries are due when asked for; the dispatcher holds them
         # until quiet hours end. The plan's steps are planned outside quiet hours.
         if quiet is not None and step in PLAN_STEPS and attempts == 0:
