@@ -4,8 +4,12 @@ that the person's reminders can be paused and safety advice sent.
 A reaction word (REACTION_WORDS) is matched as a whole word, case-insensitively, with ' and ’
 alike. The first one counts unless a negation cancels it:
 
-- A negator (NEGATIONS) cancels the first reaction word after it in the same clause, if within 3
-  words: "not sore", "not really sore", "I don't have any redness", "no longer red".
+- A negator (NEGATIONS) cancels the first reaction word after it in the same clause, if within 4
+  words of it and only filler words (_NEGATION_FILLERS: any, more, longer, really, even, at,
+  all, a, bit, have, feel, look, been ...) come between: "not sore", "not really sore", "I
+  don't have any redness", "no longer red". Any other word ends the negation, since it is what
+  is negated: "why won't the redness go away?", "I can't stand the itching", "never been so
+  red", "nothing helps the burning" report the reaction.
 - A list carries the negation on: "no redness or swelling", "no swelling, redness or itching".
   Each item is joined to the previous negated one by or, and, nor, a comma, / or & (with only
   any, other, real, major, obvious, visible or noticeable between) and is within 3 words of it.
@@ -64,7 +68,15 @@ NEGATIONS: frozenset[str] = frozenset(
     }
 )
 
-_REACH = 3  # words from a negator, or from the previous negated word of a list
+_REACH = 3  # words from the previous negated word of a list
+_NEGATION_REACH = 4  # words from a negator, fillers only between
+_NEGATION_FILLERS = frozenset(
+    {"any", "more", "longer", "real", "really", "major", "obvious", "visible", "noticeable"}
+    | {"much", "at", "all", "even", "too", "very", "that", "a", "bit", "little", "slightest"}
+    | {"feel", "feels", "feeling", "felt", "look", "looks", "looking", "seem", "seems"}
+    | {"have", "has", "had", "got", "get", "getting", "see", "seeing", "notice", "noticed"}
+    | {"been", "be", "is", "are", "was", "were", "am", "sign", "signs", "of", "one"}
+)
 _BREAK_WORDS = frozenset(
     {"but", "though", "tho", "although", "however", "except", "yet", "still", "now", "just", "only"}
 )
@@ -110,7 +122,7 @@ def find_reaction(text: str) -> str | None:
         reaction = _reaction_word(word)
         if reaction is not None:
             if (listed is not None and linked and position - listed <= _REACH) or (
-                negator is not None and position - negator <= _REACH
+                negator is not None and position - negator <= _NEGATION_REACH
             ):
                 negator, listed, linked = None, position, False
                 continue
@@ -121,9 +133,12 @@ def find_reaction(text: str) -> str | None:
             negator, listed = position, None
         elif word in _DOUBT:
             negator = listed = None
-        elif listed is not None:
-            if word in _COORDINATORS:
-                linked = True
-            elif not (linked and word in _LIST_FILLERS):
-                listed = None
+        else:
+            if negator is not None and word not in _NEGATION_FILLERS:
+                negator = None  # the negation is of this word, not of a reaction after it
+            if listed is not None:
+                if word in _COORDINATORS:
+                    linked = True
+                elif not (linked and word in _LIST_FILLERS):
+                    listed = None
     return None

@@ -366,3 +366,36 @@ def test_the_constants_are_lower_case_single_words() -> None:
     for word in REACTION_WORDS | NEGATIONS:
         assert word == word.lower()
         assert re.fullmatch(r"[a-z']+", word), word
+
+
+@pytest.mark.parametrize(
+    ("text", "reaction"),
+    [
+        ("Why won't the redness go away?", "redness"),
+        ("I can't stand the itching", "itching"),
+        ("I can't take the pain anymore", "pain"),
+        ("Never been so red", "red"),
+        ("can't believe how red it is", "red"),
+        ("Nothing helps the burning", "burning"),
+        ("Doesn't the swelling usually go down by now?", "swelling"),
+        ("Hasn't the rash gone yet?", "rash"),
+    ],
+)
+def test_a_negation_of_another_word_does_not_cancel_the_reaction_after_it(
+    text: str, reaction: str
+) -> None:
+    assert find_reaction(text) == reaction
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I haven't noticed any redness",
+        "no sign of any redness",
+        "it doesn't feel sore",
+        "skin isn't very red",
+        "has not been itchy at all",
+    ],
+)
+def test_a_negation_reaches_past_filler_words(text: str) -> None:
+    assert find_reaction(text) is None
