@@ -4,14 +4,18 @@ One `run_service.py` per database (a temporary SQLite file, or a PostgreSQL data
 for the drill and dropped after it), with the Twilio backend pointed at the fake Twilio server,
 signed webhooks, quiet hours off and its log in a file. Then, per round:
 
-1. The auto-reply limit: `parallel` signed messages at once from a freshly enrolled number,
-   and as many from the storm's user. At most REPLIES_PER_WINDOW of them are answered per
-   number and window, and exactly that many when the number had none (the drill reads how
-   many the service has already given from `reply_log` first).
+1. The reply limiter: `parallel` signed messages at once from a freshly enrolled number,
+   and as many from the storm's user, each one that would be answered (BURST_BODIES). The
+   user's lock serialises them in an order the service chooses; the drill reads the number's
+   window from `reply_log` first and judges the replies by the rules and by a replay of
+   `reply_limit.decide` over the order the service recorded them in, and the window left
+   afterwards (tests/system/reply_check.py).
 2. The storm: `parallel` requests released together on one enrolled user: PATCHes of
    session_time, cadence_days, timezone and status; signed PAUSE, RESUME, SKIP, LATER, DONE,
-   NEXT, TIME hh:mm, EVERY n, STOP and START; and one DELETE. The number is enrolled again
-   at the start of the next round.
+   NEXT, OK, TIME hh:mm, EVERY n, STOP, START, a skin reaction in free text and a START
+   that reports one; and, every other round (the first, the third ...), one DELETE. The
+   number is enrolled again at the start of the next round, erased first when the storm
+   left it: so the invariants see what a storm leaves of a user, and of an erased one.
 3. The invariants of tests/system/invariants.py, read from the database.
 
 After the rounds, the oversized bodies of tests/system/oversized.py with the service's RSS
@@ -46,8 +50,11 @@ import phonenumbers
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from reminders.adapters.db import reply_log
-from reminders.services.conversation import REPLIES_PER_WINDOW, REPLY_WINDOW
+from config.settings import Settings
+from reminders.adapters.db import messages, reply_log
+from reminders.domain import reply_limit
+from reminders.domain.messages import limited_text
+from reminders.domain.reply_limit import ReplyWindow
 from tests.fake_twilio import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_FROM_NUMBER
 from tests.system import invariants
 from tests.system.drill_report import (
@@ -61,6 +68,7 @@ from tests.system.drill_report import (
     Tally,
 )
 from tests.system.oversized import run_oversized
+from tests.system.reply_check import Recorded, Sent, judge
 from tests.system.service import STARTED, FakeTwilioProcess, ServiceProcess, free_port
 from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks, reply_of
 
@@ -69,6 +77,7 @@ STORM_PHONE = "+14155550142"
 OVERSIZED_PHONE = "+14155550190"
 ZONES = ("America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Kathmandu")
 BURST_BODIES = ("HELP", "NEXT", "hello?")  # each answered, none changes anything
+BRAND = str(Settings.model_fields["brand_name"].default)  # the service's: none is set
 
 
 def fresh_phone(round_index: int) -> str:
@@ -184,7 +193,11 @@ class _Drill:
         return response
 
     def text(self, probe: str, phone: str, body: str) -> str | None:
-        """A signed inbound SMS; returns the reply (None: no reply, or no 200)."""
+        """A signed inbound SMS; returns the reply (None: no reply, or no 2xx)."""
+        return self.sms(probe, phone, body).reply
+
+    def sms(self, probe: str, phone: str, body: str) -> Sent:
+        """A signed inbound SMS, its SID and what came back."""
         sid = "SM" + uuid.uuid4().hex
         params = self.webhooks.inbound_params(phone, body, sid=sid)
         with self.lock:
@@ -193,16 +206,17 @@ class _Drill:
             response = self.webhooks.post(INBOUND_PATH, params)
         except httpx.HTTPError as exc:
             self._count(probe, None, exc)
-            return None
+            return Sent(sid, body, None, answered=False)
         self._count(probe, response.status_code)
         if not response.is_success:
-            return None
+            return Sent(sid, body, None, answered=False)
         with self.lock:
             self.acked_sids.add(sid)
         try:
-            return reply_of(response)
+            reply = reply_of(response)
         except (ElementTree.ParseError, AssertionError):
-            return None
+            reply = None
+        return Sent(sid, body, reply, answered=True)
 
     def fire(self, calls: list[Callable[[], Any]]) -> list[Any]:
         """Run `calls` at once: every worker waits at a barrier until all are ready."""
@@ -251,19 +265,39 @@ class _Drill:
                 self.admin(SETUP, "DELETE", f"/v1/users/{existing}")
         return None
 
-    def replies_left(self, phone: str) -> int:
-        """Auto-replies the service may still give `phone` in its current window."""
+    def reply_window(self, phone: str) -> ReplyWindow | None:
+        """The reply limiter's window of `phone`, as its `reply_log` row holds it."""
         with self.engine.connect() as connection:
-            entry = connection.execute(select(reply_log).where(reply_log.c.phone == phone)).first()
-        if entry is None or datetime.now(UTC) - entry.window_started_at >= REPLY_WINDOW:
-            return REPLIES_PER_WINDOW
-        return max(0, REPLIES_PER_WINDOW - int(entry.replies_in_window))
+            row = connection.execute(select(reply_log).where(reply_log.c.phone == phone)).first()
+        if row is None:
+            return None
+        return ReplyWindow(
+            started_at=row.window_started_at,
+            replies=row.replies_in_window,
+            text_key=row.text_key,
+            repeats=row.text_repeats,
+            muted_until=row.muted_until,
+        )
 
-    def burst(self, phone: str, probe: str) -> Callable[[], str | None]:
-        return partial(self.text, probe, phone, self.rng.choice(BURST_BODIES))
+    def recorded(self, sent: list[Sent]) -> list[Recorded]:
+        """The messages of `sent` the service recorded, in the order of their ids: the order
+        its limiter took them in (tests/system/reply_check.py)."""
+        query = (
+            select(messages.c.provider_sid, messages.c.created_at)
+            .where(
+                messages.c.direction == "in",
+                messages.c.provider_sid.in_([s.sid for s in sent]),
+            )
+            .order_by(messages.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [Recorded(row.provider_sid, row.created_at) for row in connection.execute(query)]
 
-    def storm(self, user_id: int) -> list[Callable[[], Any]]:
-        """`parallel` requests on one user, the DELETE among them."""
+    def burst(self, phone: str, probe: str) -> Callable[[], Sent]:
+        return partial(self.sms, probe, phone, self.rng.choice(BURST_BODIES))
+
+    def storm(self, user_id: int, erase: bool) -> list[Callable[[], Any]]:
+        """`parallel` requests on one user, with `erase` the DELETE among them."""
         rng = self.rng
         path = f"/v1/users/{user_id}"
 
@@ -280,13 +314,16 @@ class _Drill:
         calls += [patch({"cadence_days": rng.randint(7, 28)}) for _ in range(4)]
         calls += [patch({"timezone": rng.choice(ZONES)}) for _ in range(4)]
         calls += [patch({"status": status}) for status in ("active", "paused") * 3]
-        words = ["PAUSE"] * 4 + ["RESUME"] * 4 + ["SKIP", "LATER", "DONE"] * 3 + ["NEXT"] * 2
+        words = ["PAUSE"] * 3 + ["RESUME"] * 3 + ["SKIP", "LATER", "DONE"] * 3 + ["NEXT", "OK"]
+        words += ["my skin stings a bit", "START, the redness is gone"]  # reactions: SORE
         words += [f"TIME {hhmm()}" for _ in range(3)]
         words += [f"EVERY {rng.randint(7, 28)}" for _ in range(3)]
         words += ["STOP", "START"] * 2
         calls += [sms(word) for word in words]
-        many = [calls[i % len(calls)] for i in range(self.report.size.parallel - 1)]
-        many.append(partial(self.admin, STORM, "DELETE", path))
+        parallel = self.report.size.parallel
+        many = [calls[i % len(calls)] for i in range(parallel - 1 if erase else parallel)]
+        if erase:
+            many.append(partial(self.admin, STORM, "DELETE", path))
         rng.shuffle(many)
         return many
 
@@ -295,22 +332,25 @@ class _Drill:
         user_id = self.enrol(STORM_PHONE)
         self.user_id = user_id or self.user_id
         fresh = fresh_phone(index)
-        checks: list[tuple[str, str, int]] = []
+        checks: list[tuple[str, str, ReplyWindow | None]] = []
         if self.enrol(fresh) is not None:
-            checks.append((LIMIT_FRESH, fresh, self.replies_left(fresh)))
+            checks.append((LIMIT_FRESH, fresh, self.reply_window(fresh)))
         if user_id is not None:  # else the user's state, and so its replies, are unknown
-            checks.append((LIMIT_ENROLLED, STORM_PHONE, self.replies_left(STORM_PHONE)))
+            checks.append((LIMIT_ENROLLED, STORM_PHONE, self.reply_window(STORM_PHONE)))
         calls = [
             self.burst(phone, probe) for probe, phone, _ in checks for _ in range(size.parallel)
         ]
-        replies = self.fire(calls) if calls else []
-        for i, (probe, _, left) in enumerate(checks):
-            mine = replies[i * size.parallel : (i + 1) * size.parallel]
-            check = self.report.limits.setdefault(probe, LimitCheck())
-            check.expected.append(min(left, size.parallel))
-            check.got.append(sum(1 for reply in mine if reply))
+        first = datetime.now(UTC)
+        bursts: list[Sent] = self.fire(calls) if calls else []
+        last = datetime.now(UTC)
+        notice = limited_text(BRAND, reply_limit.silence_minutes())
+        for i, (probe, phone, before) in enumerate(checks):
+            mine = bursts[i * size.parallel : (i + 1) * size.parallel]
+            after = self.reply_window(phone)
+            judged = judge(before, mine, self.recorded(mine), after, first, last, notice)
+            self.report.limits.setdefault(probe, LimitCheck()).rounds.append(judged)
 
-        self.fire(self.storm(self.user_id))
+        self.fire(self.storm(self.user_id, erase=index % 2 == 0))
 
         with self.lock:
             sent, acked = set(self.sent_sids), set(self.acked_sids)

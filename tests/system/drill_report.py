@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from tests.system import invariants
 from tests.system.oversized import MB, KindResult, OversizedSize, describe_statuses
+from tests.system.reply_check import LimitRound
 
 MAX_PEAK_RSS_MB = 150.0
 RECOVERY_TARGET_SECONDS = 10.0  # from a SIGKILL until the dead process's claims are settled
@@ -79,14 +80,24 @@ class Tally:
 
 @dataclass
 class LimitCheck:
-    """Auto-replies expected and got, one entry per round checked."""
+    """The bursts of one probe against the reply limiter, one per round checked, each judged
+    by the rules and by a replay (tests/system/reply_check.py)."""
 
-    expected: list[int] = field(default_factory=list)
-    got: list[int] = field(default_factory=list)
+    rounds: list[LimitRound] = field(default_factory=list)
 
-    def rounds_off(self) -> list[tuple[int, int]]:
-        """(expected, got) of every round where they differ."""
-        return [(e, g) for e, g in zip(self.expected, self.got, strict=True) if e != g]
+    def rounds_off(self) -> list[list[str]]:
+        """What broke, in every round where something did."""
+        return [judged.problems for judged in self.rounds if judged.problems]
+
+    def figures(self) -> Row:
+        """Replies got, replayed and allowed by the rules, summed over the rounds."""
+        rounds = self.rounds
+        return {
+            "replies got": sum(judged.replies for judged in rounds),
+            "replayed": sum(judged.replayed or 0 for judged in rounds),
+            "allowed": f"{sum(j.low for j in rounds)}-{sum(j.high for j in rounds)}",
+            "rounds off": f"{len(self.rounds_off())}/{len(rounds)}",
+        }
 
 
 @dataclass
@@ -200,12 +211,12 @@ class DrillReport:
                 misses.append(f"{tally.unanswered} got no answer ({why})")
             limit = self.limits.get(probe)
             if limit is not None:
-                off = limit.rounds_off()
-                row["replies got/exp"] = f"{sum(limit.got)}/{sum(limit.expected)}"
-                row["rounds off"] = f"{len(off)}/{len(limit.expected)}"
-                if off:
-                    pairs = ", ".join(f"{got} for {expected}" for expected, got in off)
-                    misses.append(f"auto-replies per round, got for expected: {pairs}")
+                row.update(limit.figures())
+                misses += [
+                    f"auto-replies, round {index}: {problem}"
+                    for index, judged in enumerate(limit.rounds, 1)
+                    for problem in judged.problems
+                ]
             yield row, misses
 
     def _invariant_rows(self) -> Iterator[tuple[Row, list[str]]]:

@@ -20,6 +20,8 @@ MIN_DAYS_APART = 7  # R2, docs/rules.md
 
 KINDS = {
     "live_reminder_of_stopped_user": "inv: live reminder, stopped user",
+    "paused_reason_without_pause": "inv: paused w/o reason, or reason w/o pause",
+    "several_safety_notices": "inv: 2+ safety notices live or sent",
     "several_planned_sessions": "inv: several planned sessions",
     "sessions_under_7_days_apart": "inv: planned < 7 days after other",
     "inbound_2xx_not_recorded": "inv: inbound 2xx, not recorded",
@@ -33,22 +35,56 @@ SENDING_SETTLES_SECONDS = 3.0
 
 def live_reminders_of_stopped_users(connection: Connection) -> dict[int, str]:
     """Reminders still scheduled or sending for an erased, paused, opted-out, invalid or
-    pending user (a pending user's consent question excepted), with their status."""
+    pending user, with their status; but a pending user's consent question, and a paused
+    user's safety notice (a pause keeps it: it is not a reminder to roll)."""
     stopped = or_(
         users.c.erased_at.is_not(None),
         users.c.status.in_(("paused", "opted_out", "invalid", "pending")),
     )
-    consent_question = and_(
-        users.c.status == "pending",
-        users.c.erased_at.is_(None),
-        reminder_rows.c.step == "consent_request",
+    kept = or_(
+        and_(users.c.status == "pending", reminder_rows.c.step == "consent_request"),
+        and_(users.c.status == "paused", reminder_rows.c.step == "safety_notice"),
     )
     rows = connection.execute(
         select(reminder_rows.c.id, reminder_rows.c.status)
         .join(users, users.c.id == reminder_rows.c.user_id)
-        .where(reminder_rows.c.status.in_(("scheduled", "sending")), stopped, ~consent_question)
+        .where(
+            reminder_rows.c.status.in_(("scheduled", "sending")),
+            stopped,
+            ~and_(users.c.erased_at.is_(None), kept),
+        )
     )
     return {row.id: row.status for row in rows}
+
+
+def paused_reasons_astray(connection: Connection) -> set[int]:
+    """Users paused with no reason (user, operator, skin_reaction), or with a reason while not
+    paused: the reason is kept with a paused status and cleared with any other."""
+    known = users.c.paused_reason.in_(("user", "operator", "skin_reaction"))
+    rows = connection.execute(
+        select(users.c.id).where(
+            or_(
+                and_(users.c.status == "paused", or_(users.c.paused_reason.is_(None), ~known)),
+                and_(users.c.status != "paused", users.c.paused_reason.is_not(None)),
+            )
+        )
+    )
+    return {row.id for row in rows}
+
+
+def users_with_several_safety_notices(connection: Connection) -> set[int]:
+    """Users with more than one safety notice scheduled, sending or sent: a later opt-in
+    plans it again only when none went out or is on its way (docs/rules.md)."""
+    rows = connection.execute(
+        select(reminder_rows.c.user_id)
+        .where(
+            reminder_rows.c.step == "safety_notice",
+            reminder_rows.c.status.in_(("scheduled", "sending", "sent", "delivered")),
+        )
+        .group_by(reminder_rows.c.user_id)
+        .having(func.count() > 1)
+    )
+    return {row.user_id for row in rows}
 
 
 def users_with_several_planned_sessions(connection: Connection) -> set[int]:
@@ -101,6 +137,8 @@ def check(engine: Engine, sent_sids: set[str], acked_sids: set[str]) -> dict[str
         recorded = recorded_inbound_sids(connection)
         found: dict[str, set[Hashable]] = {
             "live_reminder_of_stopped_user": set(live),
+            "paused_reason_without_pause": set(paused_reasons_astray(connection)),
+            "several_safety_notices": set(users_with_several_safety_notices(connection)),
             "several_planned_sessions": set(users_with_several_planned_sessions(connection)),
             "sessions_under_7_days_apart": set(sessions_too_close(connection)),
             "inbound_2xx_not_recorded": set(acked_sids - recorded),

@@ -55,7 +55,7 @@ def test_every_request_gets_an_answer_and_none_is_a_server_error(drill: DrillRep
     assert not failed, f"(5xx, no answer) by probe: {failed}\n{drill.render()}"
 
 
-def test_auto_replies_per_number_stop_at_the_limit(drill: DrillReport) -> None:
+def test_auto_replies_per_number_follow_the_reply_limiter(drill: DrillReport) -> None:
     off = {probe: check.rounds_off() for probe, check in drill.limits.items() if check.rounds_off()}
 
     assert len(drill.limits) == 2, drill.render()
