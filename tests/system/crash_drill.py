@@ -18,14 +18,15 @@ backend, quiet hours off, the default lease (60 s) and concurrency (8).
   waits out the busy timeout (10 s) and then fails as the database being unavailable, while
   reads go on (WAL).
 
-The burst: `reminders` / 3 users, consent confirmed, enrolled through the bulk path before the
-service starts, each with a session of three SMS (makeup_removal, peeling, roll). Once the
-service beats, every reminder is made due within `spread_seconds`, and every session to start
-`lead_seconds` later: prep steps expire at the session start, so one that a crash leaves unsent
-has that long to go out, far more than the drain and a recovery take. The fake answers each
-send `latency_seconds` late (Twilio takes 100-300 ms), so the service always holds a backlog
-of claims and sends in flight when it is killed or cut off, and each lookup of a rescue (the
-Message list) `lookup_latency_seconds` late, by default as late as a send.
+The burst: `reminders` / 4 users, consent confirmed, enrolled through the bulk path before the
+service starts, each with the safety notice that consent plans (held back until the burst) and
+a session of three SMS (makeup_removal, peeling, roll). Once the service beats, every reminder
+is made due within `spread_seconds`, user by user, and every session to start `lead_seconds`
+later: prep steps expire at the session start, so one that a crash leaves unsent has that long
+to go out, far more than the drain and a recovery take (a safety notice has HOLD). The fake
+answers each send `latency_seconds` late (Twilio takes 100-300 ms), so the service always
+holds a backlog of claims and sends in flight when it is killed or cut off, and each lookup of
+a rescue (the Message list) `lookup_latency_seconds` late, by default as late as a send.
 
 Counted once nothing of the burst is `scheduled` or `sending` (or a deadline passed), the
 processes stopped with SIGTERM, from the fake's record of every message it accepted and the
@@ -78,6 +79,8 @@ KILLS, REPLICAS, OUTAGE = "kills", "replicas", "outage"
 SCENARIOS = (KILLS, REPLICAS, OUTAGE)
 ADMIN_TOKEN = "crash-drill-admin-token"
 PLAN = "makeup_removal@-20s,peeling@-10s,roll@0s"  # the steps; their times are set by the drill
+REMINDERS_PER_USER = 4  # the safety notice and the three steps of the session
+HOLD = timedelta(hours=1)  # the safety notices wait this long after seeding, until the burst
 ZONES = ("UTC", "America/New_York", "Asia/Kathmandu")
 SENT = ("sent", "delivered")
 ACTIVE = ("scheduled", "sending")
@@ -110,7 +113,7 @@ class CrashSize:
 
     @property
     def users(self) -> int:
-        return max(1, self.reminders // 3)
+        return max(1, self.reminders // REMINDERS_PER_USER)
 
 
 def phone(index: int) -> str:
@@ -227,17 +230,28 @@ class _Scenario:
         return service
 
     def come_due(self) -> None:
-        """Every reminder due within `spread_seconds` from a second from now, and every
-        session starting `lead_seconds` after that; expiries move with the sessions."""
+        """Every reminder due within `spread_seconds` from a second from now, user by user,
+        and every session starting `lead_seconds` after that; expiries move with the
+        sessions, a safety notice's with its send time."""
         burst_at = datetime.now(UTC) + timedelta(seconds=1)
         session_at = burst_at + timedelta(seconds=self.size.lead_seconds)
         r = reminder_rows.c
         with self.engine.begin() as connection:
             starts = dict(connection.execute(select(sessions.c.id, sessions.c.starts_at)).all())
             rows = connection.execute(
-                select(r.id, r.session_id, r.expires_at).where(r.id <= self.max_id).order_by(r.id)
+                select(r.id, r.session_id, r.send_at, r.expires_at)
+                .where(r.id <= self.max_id)
+                .order_by(r.user_id, r.id)
             ).all()
             step = timedelta(seconds=self.size.spread_seconds) / max(len(rows), 1)
+            due = []
+            for i, row in enumerate(rows):
+                at = burst_at + i * step
+                if row.session_id is None:  # the safety notice
+                    expires_at = at + (row.expires_at - row.send_at)
+                else:
+                    expires_at = session_at + (row.expires_at - starts[row.session_id])
+                due.append({"_id": row.id, "_at": at, "_exp": expires_at})
             connection.execute(update(sessions).values(starts_at=session_at))
             connection.execute(
                 update(reminder_rows)
@@ -245,14 +259,7 @@ class _Scenario:
                 .values(
                     send_at=bindparam("_at"), due_at=bindparam("_at"), expires_at=bindparam("_exp")
                 ),
-                [
-                    {
-                        "_id": row.id,
-                        "_at": burst_at + i * step,
-                        "_exp": session_at + (row.expires_at - starts[row.session_id]),
-                    }
-                    for i, row in enumerate(rows)
-                ],
+                due,
             )
         self.mark("burst due")
 
@@ -403,8 +410,9 @@ class _Scenario:
 
 
 def _seed(url: str, count: int, spool_dir: Path) -> int:
-    """`count` users, consent confirmed, a session each with its three SMS planned; returns the
-    highest reminder id."""
+    """`count` users, consent confirmed, a session each with its three SMS planned and the
+    safety notice held back by HOLD (else it would go out as the service starts, before the
+    burst); returns the highest reminder id."""
     values: dict[str, Any] = {
         "database_url": url,
         "admin_token": ADMIN_TOKEN,
@@ -426,8 +434,16 @@ def _seed(url: str, count: int, spool_dir: Path) -> int:
             with container.uow() as uow:
                 enroll_many(uow, container.policy, datetime.now(UTC), entries)
                 uow.commit()
-        with container.engine.connect() as connection:
-            return int(connection.execute(select(func.max(reminder_rows.c.id))).scalar_one())
+        held = datetime.now(UTC) + HOLD
+        r = reminder_rows.c
+        with container.engine.begin() as connection:
+            notices = connection.execute(
+                update(reminder_rows)
+                .where(r.step == Step.SAFETY_NOTICE.value)
+                .values(send_at=held, due_at=held, expires_at=held + HOLD)
+            )
+            assert notices.rowcount == count, f"{notices.rowcount} safety notices for {count} users"
+            return int(connection.execute(select(func.max(r.id))).scalar_one())
     finally:
         container.close()
 
@@ -572,7 +588,7 @@ def _kills(scenario: _Scenario, _server_url: str | None) -> None:
     size = scenario.size
     service = scenario.start("service-0")
     scenario.come_due()
-    total = size.users * 3
+    total = size.users * REMINDERS_PER_USER
     for kill in range(1, size.kills + 1):
         if scenario.kills:
             scenario.kills[-1].join()  # each kill rescued by a live process, not the next kill
@@ -584,7 +600,7 @@ def _kills(scenario: _Scenario, _server_url: str | None) -> None:
 def _replicas(scenario: _Scenario, _server_url: str | None) -> None:
     services = [scenario.start(f"replica-{i}") for i in range(scenario.size.replicas)]
     scenario.come_due()
-    scenario.wait_accepted(scenario.size.users)  # a third of the burst
+    scenario.wait_accepted(scenario.size.users * REMINDERS_PER_USER // 3)  # a third of the burst
     # Replicas share the burst tick by tick: the one to kill may be between two claims at
     # this instant, and a kill that leaves nothing to rescue tests nothing.
     scenario.wait_holding(services[0])
@@ -594,7 +610,7 @@ def _replicas(scenario: _Scenario, _server_url: str | None) -> None:
 def _outage(scenario: _Scenario, server_url: str | None) -> None:
     scenario.start("service")
     scenario.come_due()
-    scenario.wait_accepted(scenario.size.users * 3 // 4)
+    scenario.wait_accepted(scenario.size.users * REMINDERS_PER_USER // 4)  # a quarter of it
     with scenario.cut_off(server_url):
         before = scenario.accepted()  # once the cut is in force: what follows, it could not stop
         time.sleep(scenario.size.outage_seconds)

@@ -14,7 +14,14 @@ import pytest
 
 from reminders.services.dispatch import Dispatcher
 from tests.conftest import postgres_url
-from tests.system.crash_drill import KILLS, OUTAGE, REPLICAS, CrashSize, run_scenario
+from tests.system.crash_drill import (
+    KILLS,
+    OUTAGE,
+    REMINDERS_PER_USER,
+    REPLICAS,
+    CrashSize,
+    run_scenario,
+)
 from tests.system.drill_report import (
     RECOVERY_TARGET_SECONDS,
     CrashOutcome,
@@ -77,7 +84,7 @@ def test_every_reminder_of_the_burst_goes_out(run: Run) -> None:
 
     assert outcome.settled, run.table
     assert outcome.lost == 0, run.table
-    assert outcome.sent == outcome.reminders == SIZE.users * 3, run.table
+    assert outcome.sent == outcome.reminders == SIZE.users * REMINDERS_PER_USER, run.table
 
 
 @pytest.mark.parametrize("run", KILL_CASES + OUTAGE_CASES, indirect=True)

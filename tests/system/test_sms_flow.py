@@ -7,7 +7,8 @@ number of minutes, so no time zone puts a session closer than the next minute bo
 module picks the first whole minute at least LEAD ahead as the session start T, enrols the
 users with that local time (in Asia/Kathmandu, +05:45, so the wall-time conversion is real),
 and with the plan makeup_removal@-4s, peeling@-2s, roll@0s waits for T: between LEAD and
-LEAD + 60 s, once for every test in the module.
+LEAD + 60 s, once for every test in the module. The safety notice that consent plans 5 s after
+the YES comes in that wait too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from reminders.domain.messages import format_when
+from reminders.domain.sessions import SAFETY_NOTICE_AFTER
 from tests.fake_twilio import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_FROM_NUMBER
 from tests.system.service import FakeTwilioProcess, ServiceProcess, free_port, wait_for
 from tests.twilio_webhooks import INBOUND_PATH, FakeTwilioWebhooks
@@ -40,12 +42,13 @@ ADMIN_TOKEN = "system-test-admin-token"
 LATENESS_SECONDS = 1.5
 
 ALICE = "+14155550101"  # confirms, gets her session, replies DONE
-BOB = "+14155550102"  # confirms, then opts out before the session
+BOB = "+14155550102"  # confirms, then opts out before the session and his safety notice
 CAROL = "+14155550103"  # opts out of a session days away
 DAVE = "+14155550104"  # someone forges his YES
 
 STEP_TEXT = {
     "consent_request": "Reply YES",
+    "safety_notice": "Don't roll if pregnant",
     "makeup_removal": "remove all makeup",
     "peeling": "gentle peel",
     "roll": "Time to roll",
@@ -142,6 +145,7 @@ class Journey:
     bob_id: int
     consent_question: str = ""
     welcome: str | None = None
+    yes_between: tuple[float, float] = (0.0, 0.0)  # Alice's YES sent, and answered (Unix time)
     bob_stop_reply: str | None = None
     arrived_at: dict[str, float] = field(default_factory=dict)  # step -> Unix time
     roll_sid: str = ""
@@ -152,7 +156,8 @@ class Journey:
 
 
 def wait_for_alices_session(stack: Stack, journey: Journey) -> None:
-    """Poll the fake until Alice's three session SMS have arrived, noting when each did."""
+    """Poll the fake until Alice's three session SMS and her safety notice have arrived,
+    noting when each did."""
     seen: set[str] = set()
 
     def all_arrived() -> bool | None:
@@ -163,7 +168,8 @@ def wait_for_alices_session(stack: Stack, journey: Journey) -> None:
                 journey.arrived_at.setdefault(step, time.time())
                 if step == "roll":
                     journey.roll_sid = message["sid"]
-        return all(step in journey.arrived_at for step in OFFSETS_SECONDS) or None
+        expected = [*OFFSETS_SECONDS, "safety_notice"]
+        return all(step in journey.arrived_at for step in expected) or None
 
     wait_for(
         "Alice's session SMS",
@@ -183,7 +189,9 @@ def journey(stack: Stack) -> Journey:
     journey.consent_question = stack.wait_for_consent_question(ALICE)
     stack.wait_for_consent_question(BOB)
 
+    yes_sent = time.time()
     journey.welcome = stack.webhooks.text(ALICE, "YES")
+    journey.yes_between = (yes_sent, time.time())
     stack.webhooks.text(BOB, "yes")
     journey.bob_stop_reply = stack.webhooks.text(BOB, "STOP")
     first_step_at = session_at + timedelta(seconds=min(OFFSETS_SECONDS.values()))
@@ -208,6 +216,18 @@ def test_yes_confirms_consent_and_names_the_first_session(journey: Journey) -> N
 
     assert journey.welcome is not None
     assert journey.welcome.startswith(f"RollerCare: You're in! First roller session {when}.")
+
+
+def test_consent_by_sms_sends_the_safety_notice_once_5_s_after_the_yes(
+    stack: Stack, journey: Journey
+) -> None:
+    sent, answered = journey.yes_between
+    after = SAFETY_NOTICE_AFTER.total_seconds()
+
+    steps = [step_of(message["params"]["Body"]) for message in stack.sent_to(ALICE)]
+    assert steps.count("safety_notice") == 1
+    assert sent + after - 0.1 <= journey.arrived_at["safety_notice"]
+    assert journey.arrived_at["safety_notice"] <= answered + after + LATENESS_SECONDS
 
 
 def test_each_prep_sms_and_the_roll_arrive_at_their_time(journey: Journey) -> None:
@@ -244,6 +264,7 @@ def test_the_next_session_has_its_sms_scheduled(journey: Journey) -> None:
 
 
 def test_stop_before_the_session_ends_every_send(journey: Journey) -> None:
+    # His YES planned the safety notice 5 s later; his STOP came first and cancelled it too.
     assert journey.bob_stop_reply is not None and "unsubscribed" in journey.bob_stop_reply
     assert [step_of(body) for body in journey.sent_to_bob] == ["consent_request"]
 
