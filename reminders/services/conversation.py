@@ -25,7 +25,7 @@ from reminders.domain.model import (
     format_wall_time,
     parse_whole_number,
 )
-from reminders.domain.planning import zone_for
+from reminders.domain.planning import local_date, zone_for
 from reminders.domain.reply_limit import Verdict, text_key
 from reminders.domain.sessions import (
     adherence,
@@ -72,6 +72,7 @@ def handle_inbound(
     undone by an older message)."""
     inbound = inbound_keyword(body, opt_out_type)
     checkin: CheckIn | None = None
+    always = False
     user = uow.users.by_phone(phone, lock=True)
     received = InboundMessage(
         user_id=user.id if user else None,
@@ -95,11 +96,11 @@ def handle_inbound(
         reply = None
     else:
         said = _member(uow, policy, user, inbound, now)
-        reply, checkin = said.reply, said.checkin
+        reply, checkin, always = said.reply, said.checkin, said.always
     if not may_answer:
         reply = None
     if reply is not None and user is not None and inbound.keyword is not Keyword.STOP:
-        reply = _limited(uow, policy, phone, body, reply, now)
+        reply = reply if always else _limited(uow, policy, phone, body, reply, now)
     if reply is not None and user is not None:
         replied = OutboundMessage(
             user_id=user.id, body=reply, status=REPLIED, keyword=inbound.keyword.value
@@ -141,7 +142,7 @@ def _opt_in_older_than_a_stop(
     at once by another replica while this one kept the opt-in in its spool)."""
     return (
         user.status is UserStatus.OPTED_OUT
-        and inbound.keyword in _OPT_INS
+        and (inbound.keyword in _OPT_INS or inbound.opt_in)
         and uow.messages.opted_out_since(user.id, received)
     )
 
@@ -202,7 +203,8 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
     if keyword is Keyword.SORE:
         return _reaction(uow, policy, user, inbound, now)
     if keyword is Keyword.HELP:
-        return _Said(texts.help_text(brand, policy.help_contact, len(policy.plan.steps)))
+        help_text = texts.help_text(brand, policy.help_contact, len(policy.plan.steps))
+        return _Said(help_text, always=True)
     if user.status is UserStatus.PENDING:
         if keyword in (Keyword.YES, Keyword.START, Keyword.JOIN):
             session = routine.activate(uow, policy, user, now)
@@ -216,10 +218,13 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
 
 @dataclass(frozen=True, slots=True)
 class _Said:
-    """A member's message applied: the reply, and the check-in it answered, if any."""
+    """A member's message applied: the reply, the check-in it answered, if any, and whether
+    the reply goes out whatever the reply limiter says (HELP; the advice for a reaction that
+    just paused the user)."""
 
     reply: str | None
     checkin: CheckIn | None = None
+    always: bool = False
 
 
 def _reaction(
@@ -228,19 +233,25 @@ def _reaction(
     """A skin reaction: the advice, and (once consent is given) reminders paused for it. A
     message that began with DONE records the session first, so that R2 counts from it."""
     logger.info("skin reaction reported", extra={"user_id": user.id})
-    if user.status is UserStatus.PENDING:
-        return _Said(texts.sore_text(policy.brand))
+    advice = texts.sore_text(policy.brand)
+    if user.status not in (UserStatus.ACTIVE, UserStatus.PAUSED):
+        return _Said(advice)  # pending or invalid: consent or a number is missing
     if inbound.done:
         upcoming = uow.sessions.upcoming(user.id)
+        today = local_date(now, zone_for(user.schedule.timezone))
         if upcoming is not None and takes_done(upcoming, user.schedule, policy.plan, now):
             routine.end_session(uow, policy, user, upcoming, SessionStatus.DONE, now)
-        else:
+        elif user.last_session_date != today:  # not when today's session is recorded already
             routine.record_extra_done(uow, policy, user, now)
     answered = uow.sessions.awaiting_checkin(user.id, checkin_answered_since(now))
     if answered is not None:
         uow.sessions.set_checkin(answered.id, CheckIn.REACTION)
+    newly = user.paused_reason is not PausedReason.SKIN_REACTION
     routine.stop_reminders(uow, user, UserStatus.PAUSED, now, PausedReason.SKIN_REACTION)
-    return _Said(texts.sore_text(policy.brand), CheckIn.REACTION if answered is not None else None)
+    checkin = CheckIn.REACTION if answered is not None else None
+    # The advice goes out even while replies are held back, once per pause: an echo of it
+    # (a reaction too) finds the user paused already and is limited as usual.
+    return _Said(advice, checkin, always=newly)
 
 
 def _checkin_ok(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> _Said:

@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 from reminders.domain.checkin import checkin_times
 from reminders.domain.errors import Conflict, InvalidInput, NotFound
 from reminders.domain.model import (
+    ACTIVE_REMINDER_STATUSES,
     CheckIn,
     PausedReason,
     PhoneNumber,
@@ -299,8 +300,11 @@ def stop_reminders(
     SMS is cancelled at once, the upcoming session with them; a pause keeps the safety
     notice."""
     uow.users.set_status(user.id, status, now, paused_reason=reason)
-    if user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:
-        # The reason goes; the check-in after the first session back must not go with it.
+    if user.paused_reason is PausedReason.SKIN_REACTION or uow.reminders.has_step(
+        user.id, Step.SKIN_CHECK, ACTIVE_REMINDER_STATUSES
+    ):
+        # A check-in cancelled unsent, or one due after a skin-reaction pause whose reason
+        # goes now: the first session done after the user is back is followed by one.
         uow.users.set_checkin_due(user.id, True, now)
     _cancel_upcoming(uow, user, now)
     keep = _KEPT_BY_A_PAUSE if status is UserStatus.PAUSED else ()
@@ -318,14 +322,11 @@ def activate(uow: UnitOfWork, policy: Policy, user: User, now: datetime) -> Sess
     # An unanswered consent request, if any; a safety notice still waiting stays.
     uow.reminders.cancel_for_user(user.id, now, keep=_KEPT_BY_A_PAUSE)
     _cancel_upcoming(uow, user, now)
-    if user.safety_notice_at is None or not uow.reminders.has_step(
-        user.id, Step.SAFETY_NOTICE, _NOTICE_ON_ITS_WAY
-    ):
+    first_consent = user.safety_notice_at is None
+    if first_consent or not uow.reminders.has_step(user.id, Step.SAFETY_NOTICE, _NOTICE_ON_ITS_WAY):
         plan_safety_notice(uow, policy, [(user.id, user.schedule)], now)
-        user = replace(user, checkin_due=True)
-    elif user.paused_reason is PausedReason.SKIN_REACTION and not user.checkin_due:
+    if user.paused_reason is PausedReason.SKIN_REACTION and not first_consent:
         uow.users.set_checkin_due(user.id, True, now)
-        user = replace(user, checkin_due=True)
     user = replace(user, status=UserStatus.ACTIVE, paused_reason=None)
     day = restart_date(
         now=now,

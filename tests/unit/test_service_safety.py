@@ -321,11 +321,31 @@ def test_resume_after_a_reaction_plans_a_check_in_after_the_next_session_done(
     assert user_row(factory).checkin_due is False
 
 
-def test_resume_after_a_plain_pause_plans_no_new_check_in(
+def test_a_pause_that_cancels_the_check_in_unsent_brings_it_after_the_next_session(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
     enroll(factory, clock)
     done_at(factory, clock, FIRST_SESSION)
+    text(factory, clock, "PAUSE")  # before the check-in's time: it is cancelled unsent
+    text(factory, clock, "RESUME")
+    after_pause = planned(factory)
+
+    done_at(factory, clock, after_pause.starts_at)
+
+    checks = rows(factory, Step.SKIN_CHECK)
+    assert [(r.session_id, r.status) for r in checks] == [
+        (1, ReminderStatus.CANCELLED),
+        (after_pause.id, ReminderStatus.SCHEDULED),
+    ]
+
+
+def test_resume_after_a_pause_once_the_check_in_went_out_plans_no_new_one(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    done_at(factory, clock, FIRST_SESSION)
+    [check] = rows(factory, Step.SKIN_CHECK)
+    check.status, check.sent_at = ReminderStatus.SENT, check.send_at  # it went out
     text(factory, clock, "PAUSE")
     text(factory, clock, "RESUME")
     after_pause = planned(factory)
@@ -1210,7 +1230,7 @@ def test_stop_is_still_confirmed_while_replies_are_silenced(
     assert user_row(factory).status is UserStatus.OPTED_OUT
 
 
-def test_a_reaction_while_silenced_still_pauses_though_no_advice_goes_back(
+def test_a_reaction_while_silenced_pauses_and_its_advice_still_goes_out_once(
     factory: InMemoryUnitOfWorkFactory, clock: FakeClock
 ) -> None:
     enroll(factory, clock)
@@ -1218,10 +1238,95 @@ def test_a_reaction_while_silenced_still_pauses_though_no_advice_goes_back(
     echo_bot(factory, clock, auto, lambda _reply: auto)
 
     result = text(factory, clock, "my skin is burning")
+    again = text(factory, clock, "my skin is burning")
 
     row = user_row(factory)
-    assert (result.keyword, result.reply) == (Keyword.SORE, None)
+    assert (result.keyword, result.reply) == (Keyword.SORE, texts.sore_text(POLICY.brand))
+    assert (again.keyword, again.reply) == (Keyword.SORE, None)
     assert (row.status, row.paused_reason) == (UserStatus.PAUSED, PausedReason.SKIN_REACTION)
+
+
+def test_help_is_answered_even_while_replies_are_held_back(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    auto = "Thanks for your message, I am away until Monday."
+    echo_bot(factory, clock, auto, lambda _reply: auto)
+
+    assert text(factory, clock, "HELP").reply == texts.help_text(
+        POLICY.brand, POLICY.help_contact, 4
+    )
+
+
+def test_a_replayed_opt_in_with_a_reaction_older_than_a_stop_changes_nothing(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    received = clock.now() + timedelta(minutes=1)
+    clock.advance(timedelta(minutes=2))
+    text(factory, clock, "STOP")
+    with factory() as uow:
+        handle_inbound(
+            uow,
+            POLICY,
+            received,
+            phone=PHONE,
+            body="START, my skin is still a bit red",
+            message_sid="SM" + "7" * 32,
+            answering=False,
+        )
+        uow.commit()
+
+    row = user_row(factory, user_id)
+    assert (row.status, row.paused_reason) == (UserStatus.OPTED_OUT, None)
+    assert [r.status for r in rows(factory, Step.SAFETY_NOTICE)] == [ReminderStatus.CANCELLED]
+
+
+def test_done_with_a_reaction_sent_twice_records_one_session(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    clock.set(FIRST_SESSION + timedelta(minutes=10))
+    text(factory, clock, "Done but it stings")
+    clock.advance(timedelta(minutes=2))
+
+    text(factory, clock, "Done but it stings")
+
+    done = [s for s in factory.store.tables.sessions.values() if s.status is SessionStatus.DONE]
+    assert len(done) == 1
+    assert user_row(factory, user_id).paused_reason is PausedReason.SKIN_REACTION
+
+
+def test_a_reaction_from_an_invalid_number_gets_advice_and_changes_nothing(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    user_id = enroll(factory, clock).id
+    with factory() as uow:
+        uow.users.set_status(user_id, UserStatus.INVALID, clock.now())
+        uow.commit()
+
+    result = text(factory, clock, "my face is swollen")
+
+    assert result.reply == texts.sore_text(POLICY.brand)
+    assert user_row(factory, user_id).status is UserStatus.INVALID
+
+
+def test_a_reaction_after_an_outage_expired_the_notice_still_brings_a_check_in_after_resume(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    [notice] = rows(factory, Step.SAFETY_NOTICE)
+    notice.status = ReminderStatus.EXPIRED  # an outage outlasted it
+    done_at(factory, clock, FIRST_SESSION)
+    [check] = rows(factory, Step.SKIN_CHECK)
+    check.status, check.sent_at = ReminderStatus.SENT, check.send_at
+    text(factory, clock, "my skin is red and itchy")
+    text(factory, clock, "RESUME")
+    after = planned(factory)
+
+    done_at(factory, clock, after.starts_at)
+
+    assert [r.session_id for r in rows(factory, Step.SKIN_CHECK)] == [1, after.id]
 
 
 def test_an_opted_out_user_starting_again_with_a_reaction_is_back_in_and_paused(

@@ -54,7 +54,12 @@ def user_from(row: Row[Any]) -> User:
         schedule=Schedule(row.timezone, parse_wall_time(row.session_time), row.cadence_days),
         last_session_date=row.last_session_date,
         created_at=row.created_at,
-        paused_reason=PausedReason(row.paused_reason) if row.paused_reason else None,
+        # Only a paused user has a reason (an older replica's RESUME may leave one behind).
+        paused_reason=(
+            PausedReason(row.paused_reason)
+            if row.paused_reason and row.status == UserStatus.PAUSED.value
+            else None
+        ),
         safety_notice_at=row.safety_notice_at,
         checkin_due=bool(row.checkin_due),
         done_asked_at=row.done_asked_at,
