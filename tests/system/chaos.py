@@ -9,7 +9,7 @@ signed webhooks, quiet hours off and its log in a file. Then, per round:
    user's lock serialises them in an order the service chooses; the drill reads the number's
    window from `reply_log` first and judges the replies by the rules and by a replay of
    `reply_limit.decide` over the order the service recorded them in, and the window left
-   afterwards (tests/system/reply_check.py).
+   afterwards (tests/system/reply_check.py); every HELP must get its answer.
 2. The storm: `parallel` requests released together on one enrolled user: PATCHes of
    session_time, cadence_days, timezone and status; signed PAUSE, RESUME, SKIP, LATER, DONE,
    NEXT, OK, TIME hh:mm, EVERY n, STOP, START, a skin reaction in free text and a START
@@ -77,6 +77,7 @@ STORM_PHONE = "+14155550142"
 OVERSIZED_PHONE = "+14155550190"
 ZONES = ("America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Kathmandu")
 BURST_BODIES = ("HELP", "NEXT", "hello?")  # each answered, none changes anything
+NEVER_LIMITED = frozenset({"HELP"})  # answered whatever the reply limiter says (docs/rules.md)
 BRAND = str(Settings.model_fields["brand_name"].default)  # the service's: none is set
 
 
@@ -206,17 +207,17 @@ class _Drill:
             response = self.webhooks.post(INBOUND_PATH, params)
         except httpx.HTTPError as exc:
             self._count(probe, None, exc)
-            return Sent(sid, body, None, answered=False)
+            return Sent(sid, body, None, answered=False, limited=body not in NEVER_LIMITED)
         self._count(probe, response.status_code)
         if not response.is_success:
-            return Sent(sid, body, None, answered=False)
+            return Sent(sid, body, None, answered=False, limited=body not in NEVER_LIMITED)
         with self.lock:
             self.acked_sids.add(sid)
         try:
             reply = reply_of(response)
         except (ElementTree.ParseError, AssertionError):
             reply = None
-        return Sent(sid, body, reply, answered=True)
+        return Sent(sid, body, reply, answered=True, limited=body not in NEVER_LIMITED)
 
     def fire(self, calls: list[Callable[[], Any]]) -> list[Any]:
         """Run `calls` at once: every worker waits at a barrier until all are ready."""

@@ -90,12 +90,16 @@ class LimitCheck:
         return [judged.problems for judged in self.rounds if judged.problems]
 
     def figures(self) -> Row:
-        """Replies got, replayed and allowed by the rules, summed over the rounds."""
+        """Replies got, replayed and allowed by the rules, and answers to the messages never
+        limited, summed over the rounds."""
         rounds = self.rounds
         return {
             "replies got": sum(judged.replies for judged in rounds),
             "replayed": sum(judged.replayed or 0 for judged in rounds),
             "allowed": f"{sum(j.low for j in rounds)}-{sum(j.high for j in rounds)}",
+            "HELP answered": (
+                f"{sum(j.unlimited_answered for j in rounds)}/{sum(j.unlimited for j in rounds)}"
+            ),
             "rounds off": f"{len(self.rounds_off())}/{len(rounds)}",
         }
 

@@ -14,7 +14,10 @@ burst of messages from one number may get back, judged twice.
   each message's verdict, which its reply must match, and the window the number's reply_log
   row must hold afterwards.
 
-The burst holds no STOP: every message of it would be answered but for the limiter.
+The burst holds no STOP: every message of it would be answered but for the limiter. HELP's
+answer is never limited (docs/rules.md): a message the drill marks so must get its answer
+whatever the limiter says, and counts for nothing in the window, so the rules and the replay
+judge the other messages only.
 """
 
 from __future__ import annotations
@@ -112,13 +115,15 @@ def replay(
 
 @dataclass(frozen=True)
 class Sent:
-    """One message of a burst: its SID and text, its reply (None: none), and whether a 2xx
-    came back (without one, the reply is unknown)."""
+    """One message of a burst: its SID and text, its reply (None: none), whether a 2xx came
+    back (without one, the reply is unknown), and whether the limiter judges its reply (HELP:
+    not)."""
 
     sid: str
     body: str
     reply: str | None
     answered: bool
+    limited: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,11 +138,13 @@ class Recorded:
 class LimitRound:
     """One burst from one number, judged."""
 
-    messages: int
+    messages: int  # those the limiter judges
     replies: int  # non-empty, the last notice included
     low: int
     high: int
     replayed: int | None = None  # non-empty replies by the replay; None: nothing to replay
+    unlimited: int = 0  # messages never limited, answered with a 2xx
+    unlimited_answered: int = 0  # of those, answered with their answer
     problems: list[str] = field(default_factory=list)
 
 
@@ -188,13 +195,21 @@ def judge(
     """Judge a burst: `sent` as the drill sent it, `recorded` the service's rows of it in id
     order, the number's window `before` and `after` it, the burst received between `first`
     and `last`; `notice` is the text of the limiter's last notice."""
+    unlimited = [_kind(s.reply, notice) for s in sent if s.answered and not s.limited]
+    unanswered = sum(1 for s in sent if not s.answered)
+    sent = [s for s in sent if s.limited]
     replies = [s.reply for s in sent if s.answered]
     low, high = answer_bounds(before, [text_key(s.body) for s in sent], first, last)
     judged = LimitRound(len(sent), sum(1 for r in replies if r), low, high)
+    judged.unlimited, judged.unlimited_answered = len(unlimited), unlimited.count("an answer")
     problems = judged.problems
+    if judged.unlimited_answered < judged.unlimited:
+        problems.append(
+            f"{judged.unlimited - judged.unlimited_answered} of {judged.unlimited} messages"
+            f" never limited got {', '.join(sorted(set(unlimited) - {'an answer'}))}"
+        )
     if not low <= judged.replies <= high:
         problems.append(f"{judged.replies} replies where the rules allow {low} to {high}")
-    unanswered = len(sent) - len(replies)
     if unanswered:
         problems.append(f"{unanswered} messages got no 2xx: their replies are unknown")
     by_sid = {s.sid: s for s in sent}

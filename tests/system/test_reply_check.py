@@ -112,3 +112,21 @@ def test_the_judge_accepts_what_the_limiter_does_and_names_what_differs() -> Non
     assert bad.problems[0].startswith(f"{same + 2} replies where the rules allow")
     assert "message 6 of 8, the notice expected, an answer got" in bad.problems[1]
     assert bad.problems[2].startswith("reply_log after the burst: none")
+
+
+def test_a_message_never_limited_is_judged_apart_and_must_get_its_answer() -> None:
+    same = reply_limit.SAME_TEXT_REPLIES
+    limited = burst("a" * (same + 2), ["answer"] * same + [NOTICE, None])
+    helps = [
+        Sent("SMh1", "HELP", "help", answered=True, limited=False),
+        Sent("SMh2", "HELP", None, answered=True, limited=False),
+    ]
+    order = [Recorded(s.sid, NOW) for s in [limited[0], *helps, *limited[1:]]]
+    key = reply_limit.text_key("a")
+    muted = ReplyWindow(NOW, same + 1, key, same + 1, NOW + reply_limit.SILENCE)
+
+    judged = judge(None, [*limited, *helps], order, muted, NOW, NOW, NOTICE)
+
+    assert (judged.messages, judged.replies, judged.replayed) == (same + 2, same + 1, same + 1)
+    assert (judged.unlimited, judged.unlimited_answered) == (2, 1)
+    assert judged.problems == ["1 of 2 messages never limited got none"]
