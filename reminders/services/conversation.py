@@ -204,7 +204,8 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
         return _reaction(uow, policy, user, inbound, now)
     if keyword is Keyword.HELP:
         help_text = texts.help_text(brand, policy.help_contact, len(policy.plan.steps))
-        return _Said(help_text, always=True)
+        # HELP on its own is always answered; "Help desk auto-reply: ..." is a bot's text.
+        return _Said(help_text, always=not inbound.argument)
     if user.status is UserStatus.PENDING:
         if keyword in (Keyword.YES, Keyword.START, Keyword.JOIN):
             session = routine.activate(uow, policy, user, now)

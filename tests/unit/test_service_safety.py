@@ -1355,3 +1355,15 @@ def test_a_stop_after_a_skin_reaction_keeps_the_check_in_after_the_first_session
     text(factory, clock, "START")
 
     assert user_row(factory, user_id).checkin_due is True
+
+
+def test_a_bots_text_that_begins_with_help_is_limited_like_any_other(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    enroll(factory, clock)
+    auto = "Help desk auto-reply: we will get back to you"
+
+    replies = [text(factory, clock, auto).reply for _ in range(8)]
+
+    assert replies[:5] == [texts.help_text(POLICY.brand, POLICY.help_contact, 4)] * 5
+    assert replies[5:] == [texts.limited_text(POLICY.brand, 30), None, None]
