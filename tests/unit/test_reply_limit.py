@@ -25,6 +25,7 @@ from reminders.domain.reply_limit import (
     silence_minutes,
     text_key,
 )
+from tests.conversations import JOURNEY
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TICK = timedelta(microseconds=1)
@@ -252,24 +253,6 @@ def test_after_the_silence_the_same_text_gets_five_replies_again() -> None:
 
 
 # --- a person and the bots -------------------------------------------------------------------
-
-JOURNEY = [
-    "YES",
-    "NEXT",
-    "HELP",
-    "TIME 19:30",
-    "EVERY 21",
-    "LATER",
-    "NEXT",
-    "DONE",
-    "DONE",
-    "SKIP",
-    "PAUSE",
-    "RESUME",
-    "NEXT",
-    "my skin is red",
-    "RESUME",
-]
 
 
 def test_a_persons_whole_fifteen_message_journey_in_two_minutes_gets_every_reply() -> None:

@@ -32,6 +32,7 @@ from reminders.services import bulk, routine
 from reminders.services.conversation import InboundResult, handle_inbound
 from reminders.services.dispatch import Dispatcher
 from reminders.services.policy import Policy
+from tests.conversations import JOURNEY
 from tests.fakes import (
     FakeClock,
     FakeSmsSender,
@@ -1090,24 +1091,6 @@ def test_the_keyword_menu_names_sore(factory: InMemoryUnitOfWorkFactory, clock: 
 
 
 # --- the reply limiter: a person and the bots ------------------------------------------------
-
-JOURNEY = [
-    "YES",
-    "NEXT",
-    "HELP",
-    "TIME 19:30",
-    "EVERY 21",
-    "LATER",
-    "NEXT",
-    "DONE",
-    "DONE",
-    "SKIP",
-    "PAUSE",
-    "RESUME",
-    "NEXT",
-    "my skin is red",
-    "RESUME",
-]
 
 
 def test_a_persons_whole_fifteen_message_journey_in_two_minutes_gets_every_reply(

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from reminders.bootstrap import Container
 from reminders.domain.model import SessionStatus, User, UserStatus
+from tests.conversations import JOURNEY
 from tests.e2e.conftest import AUTH
 from tests.e2e.webhook_support import (
     FIRST_SESSION,
@@ -152,24 +153,6 @@ def test_an_operator_confirmed_enrolment_gets_the_safety_notice_too(
 
 
 # --- the reply limiter ---------------------------------------------------------------------------
-
-JOURNEY = [
-    "YES",
-    "NEXT",
-    "HELP",
-    "TIME 19:30",
-    "EVERY 21",
-    "LATER",
-    "NEXT",
-    "DONE",
-    "DONE",
-    "SKIP",
-    "PAUSE",
-    "RESUME",
-    "NEXT",
-    "my skin is red",
-    "RESUME",
-]
 
 
 def test_a_persons_busiest_two_minutes_get_a_reply_to_every_message(
