@@ -448,15 +448,23 @@ def test_after_resume_from_a_skin_reaction_the_next_done_plans_a_check_in_again(
     assert sent(sender, SKIN_CHECK) == [CHECKIN, next_day]
 
 
-def test_after_resume_from_a_pause_of_their_own_the_next_done_plans_no_check_in(
+@pytest.mark.parametrize(
+    ("went_out", "checks"),
+    [(True, 1), (False, 2)],
+    ids=["check-in sent before the pause: none after", "cancelled unsent: one after"],
+)
+def test_after_a_pause_of_their_own_a_check_in_comes_only_if_the_pause_cancelled_it(
     container: Container,
     member: Member,
     clock: FakeClock,
     sender: FakeSmsSender,
     active: User,
+    went_out: bool,
+    checks: int,
 ) -> None:
     done_with_first_session(container, member, clock, active)
-    dispatch_at(clock, container, CHECKIN)  # the check-in went out before the pause
+    if went_out:
+        dispatch_at(clock, container, CHECKIN)
     member.says("PAUSE")
     member.says("RESUME")
     again = roll_time(container, active)
@@ -464,25 +472,7 @@ def test_after_resume_from_a_pause_of_their_own_the_next_done_plans_no_check_in(
 
     member.says("DONE")
 
-    assert skin_checks(container, active) == 1
-
-
-def test_a_pause_before_the_check_in_went_out_brings_it_after_the_next_done(
-    container: Container,
-    member: Member,
-    clock: FakeClock,
-    sender: FakeSmsSender,
-    active: User,
-) -> None:
-    done_with_first_session(container, member, clock, active)
-    member.says("PAUSE")  # the check-in, due tomorrow, is cancelled unsent
-    member.says("RESUME")
-    again = roll_time(container, active)
-    dispatch_at(clock, container, again)
-
-    member.says("DONE")
-
-    assert skin_checks(container, active) == 2
+    assert skin_checks(container, active) == checks
 
 
 def test_a_notice_planned_again_after_an_outage_brings_no_second_check_in(
