@@ -135,14 +135,26 @@ class QuietHours:
         return self.contains(at.astimezone(zone).time())
 
     def end_after(self, at: datetime, zone: ZoneInfo) -> datetime:
-        """The first instant at or after `at` that is outside the window (UTC)."""
-        local = at.astimezone(zone)
-        if not self.contains(local.time()):
-            return at
-        end_date = local.date()
-        if self.start > self.end and local.time() >= self.start:
-            end_date += DAY
-        return local_instant(end_date, self.end, zone)
+        """The first instant at or after `at` that is outside the window (UTC).
+
+        Across DST (R6): when the window's end falls in an autumn fold and its first
+        occurrence is already past, the second one counts; when it falls in a spring gap, it
+        moves to the gap's end, and if that is inside the window again the next end counts."""
+        for _ in range(3):
+            local = at.astimezone(zone)
+            if not self.contains(local.time()):
+                return at
+            end_date = local.date()
+            if self.start > self.end and local.time() >= self.start:
+                end_date += DAY
+            end = local_instant(end_date, self.end, zone)
+            if end <= at:  # a fold: the end's first occurrence came before `at`
+                naive = datetime.combine(end_date, self.end)
+                end = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+            if end <= at:
+                end = local_instant(end_date + DAY, self.end, zone)
+            at = end
+        return at
 
 
 _QUIET = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")

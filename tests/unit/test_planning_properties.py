@@ -107,3 +107,28 @@ def test_dispatcher_never_sends_inside_quiet_hours_or_after_expiry(
         assert decision.wait_until is not None
         assert now < decision.wait_until < expires_at
         assert not quiet.contains_instant(decision.wait_until, zone)
+
+
+quarter_walls = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
+# Instants around the DST changes of 2026 and 2027 in the zones above, and anywhere else.
+near_changes = st.one_of(
+    st.datetimes(min_value=datetime(2026, 3, 7), max_value=datetime(2026, 4, 6)),
+    st.datetimes(min_value=datetime(2026, 9, 26), max_value=datetime(2026, 11, 3)),
+    st.datetimes(min_value=datetime(2027, 3, 12), max_value=datetime(2027, 4, 5)),
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(zones, quarter_walls, quarter_walls, near_changes)
+def test_the_end_of_quiet_hours_is_never_before_and_never_inside_them(
+    zone: str, start: time, end: time, at: datetime
+) -> None:
+    assume(start != end)
+    quiet = QuietHours(start, end)
+    instant = at.replace(tzinfo=UTC)
+
+    ends = quiet.end_after(instant, ZoneInfo(zone))
+
+    assert ends >= instant
+    assert not quiet.contains_instant(ends, ZoneInfo(zone))

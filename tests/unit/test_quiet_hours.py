@@ -120,3 +120,25 @@ def test_message_is_never_sent_at_or_after_its_expiry() -> None:
     )
 
     assert (at_expiry.action, just_before.action) == ("expire", "send")
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_quiet_hours_ending_in_an_autumn_fold_end_at_the_occurrence_after_now() -> None:
+    quiet = QuietHours(time(1, 0), time(1, 45))
+    second_0120 = datetime(2026, 11, 1, 6, 20, tzinfo=UTC)  # 01:20 EST, after the fold
+
+    ends = quiet.end_after(second_0120, NEW_YORK)
+
+    assert ends == datetime(2026, 11, 1, 6, 45, tzinfo=UTC)  # 01:45 EST, not 01:45 EDT
+
+
+def test_quiet_hours_ending_in_a_spring_gap_inside_the_window_end_at_the_next_end() -> None:
+    quiet = QuietHours(time(2, 30), time(2, 15))  # 02:15 does not exist on 8 March
+    at = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 01:00 EST
+
+    ends = quiet.end_after(at, NEW_YORK)
+
+    assert ends == datetime(2026, 3, 9, 6, 15, tzinfo=UTC)  # 02:15 EDT the next day
+    assert not quiet.contains_instant(ends, NEW_YORK)
