@@ -156,24 +156,10 @@ def checkin_times(
 def _out_of_quiet_hours(
     at: datetime, quiet: QuietHours, zone: ZoneInfo, expires_at: datetime
 ) -> datetime | None:
-    """The first instant at or after `at` outside quiet hours, or None if there is none before
-    `expires_at`.
-
-    QuietHours.end_after gives the end of the window as a wall time, which DST can bend: in a
-    fold it takes the end's first occurrence, which may come before `at` (then the second is
-    the one); in a gap the end moves to the gap's end, which a long window may cover again.
-    """
-    for _ in range(4):
-        if not quiet.contains_instant(at, zone):
-            return at
-        end = quiet.end_after(at, zone)
-        if end <= at:
-            local_end = end.astimezone(zone).replace(tzinfo=None)
-            end = local_end.replace(tzinfo=zone, fold=1).astimezone(UTC)
-        if end <= at or end >= expires_at:
-            return None
-        at = end
-    return None
+    """The first instant at or after `at` outside quiet hours (DST bends handled by
+    QuietHours.end_after), or None if it is not before `expires_at`."""
+    end = quiet.end_after(at, zone)
+    return end if end < expires_at else None
 
 
 def _require_aware(at: datetime, name: str) -> None:
