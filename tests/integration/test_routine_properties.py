@@ -1,5 +1,6 @@
-"""Property test (hypothesis): whatever a user texts and whenever, the next planned session is
-never fewer than 7 local days after the last one (R2), and no SMS is due in quiet hours (R7)."""
+"""Property test (hypothesis): whatever a user texts and whenever, skin reactions included, the
+next planned session is never fewer than 7 local days after the last one (R2), and no SMS is
+due in quiet hours (R7)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ ZONES = ["America/New_York", "Australia/Sydney", "Europe/Berlin", "Asia/Kathmand
 
 actions = st.one_of(
     st.sampled_from(["DONE", "SKIP", "LATER", "PAUSE", "RESUME", "NEXT", "STOP", "START"]),
+    # The skin-safety paths: a DONE that also reports a reaction records the session before
+    # pausing, an opted-out user's START with a reaction comes back paused, OK answers a
+    # check-in.
+    st.sampled_from(["Done but it stings", "my skin is red", "START, the redness is gone", "OK"]),
     st.integers(1, 30).map(lambda n: f"EVERY {n}"),
     st.tuples(st.integers(8, 21), st.sampled_from([0, 15, 30, 45])).map(
         lambda t: f"TIME {t[0]:02d}:{t[1]:02d}"
