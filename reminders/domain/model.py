@@ -51,6 +51,10 @@ class SessionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# The sessions that count for adherence: cancelled ones were superseded, not missed.
+ENDED_SESSION_STATUSES = (SessionStatus.DONE, SessionStatus.SKIPPED, SessionStatus.UNCONFIRMED)
+
+
 class ReminderStatus(StrEnum):
     SCHEDULED = "scheduled"
     SENDING = "sending"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from reminders.domain.model import (
+    ENDED_SESSION_STATUSES,
     CheckIn,
     Direction,
     PausedReason,
@@ -18,7 +19,6 @@ from reminders.domain.model import (
 )
 from reminders.ports import UnitOfWork
 
-ENDED_SESSION_STATUSES = (SessionStatus.DONE, SessionStatus.SKIPPED, SessionStatus.UNCONFIRMED)
 # How the figures name the check-ins: answered ok, with a reaction, or sent and not answered.
 CHECKIN_ANSWERS = {CheckIn.OK: "ok", CheckIn.REACTION: "reaction", CheckIn.ASKED: "none"}
 

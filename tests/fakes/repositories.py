@@ -11,6 +11,7 @@ from types import TracebackType
 from reminders.domain.conversation import Keyword
 from reminders.domain.errors import Conflict
 from reminders.domain.model import (
+    ENDED_SESSION_STATUSES,
     CheckIn,
     Direction,
     DispatcherBeat,
@@ -39,7 +40,6 @@ from reminders.ports import (
     SessionRepository,
     UserRepository,
 )
-from reminders.services.reports import ENDED_SESSION_STATUSES
 from tests.fakes.reminders import InMemoryReminderRepository
 from tests.fakes.tables import (
     DispatcherRow,

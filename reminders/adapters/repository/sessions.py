@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from reminders.adapters.db import reminder_rows, sessions
 from reminders.adapters.repository.rows import session_from
 from reminders.domain.model import (
+    ENDED_SESSION_STATUSES,
     CheckIn,
     PlannedSession,
     ReminderStatus,
@@ -19,7 +20,7 @@ from reminders.domain.model import (
     Step,
 )
 
-_ENDED = (SessionStatus.DONE.value, SessionStatus.SKIPPED.value, SessionStatus.UNCONFIRMED.value)
+_ENDED = [status.value for status in ENDED_SESSION_STATUSES]
 _SENT = (ReminderStatus.SENT.value, ReminderStatus.DELIVERED.value)
 
 
