@@ -53,11 +53,6 @@ _FIRST_WORD = {
     "RESUME": Keyword.RESUME,
     "EVERY": Keyword.EVERY,
     "TIME": Keyword.TIME,
-    "SORE": Keyword.SORE,
-    "IRRITATED": Keyword.SORE,
-    "REDNESS": Keyword.SORE,
-    "RASH": Keyword.SORE,
-    "SWELLING": Keyword.SORE,
     "OK": Keyword.OK,
     "OKAY": Keyword.OK,
     "FINE": Keyword.OK,
@@ -94,10 +89,10 @@ def read_inbound(text: str) -> Inbound:
     if keyword is Keyword.STOP:
         return Inbound(keyword, " ".join(words[1:]))
     reaction = find_reaction(body)
-    if reaction is not None or keyword is Keyword.SORE:
+    if reaction is not None:  # SORE, RASH ... as a first word are reactions too
         return Inbound(
             Keyword.SORE,
-            reaction=reaction or first.lower(),
+            reaction=reaction,
             done=keyword is Keyword.DONE,
             opt_in=keyword in (Keyword.START, Keyword.YES, Keyword.JOIN),
         )
