@@ -60,6 +60,8 @@ _FIRST_WORD = {
     "GREAT": Keyword.OK,
 }
 
+OPT_INS = (Keyword.START, Keyword.YES, Keyword.JOIN)  # consent given, or given again
+
 _OPT_OUT_ANYWHERE = re.compile(r"\b(stop|unsubscribe|revoke|opt[\s-]*out)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9:]+")
 
@@ -94,7 +96,7 @@ def read_inbound(text: str) -> Inbound:
             Keyword.SORE,
             reaction=reaction,
             done=keyword is Keyword.DONE,
-            opt_in=keyword in (Keyword.START, Keyword.YES, Keyword.JOIN),
+            opt_in=keyword in OPT_INS,
         )
     if keyword is None:
         return Inbound(Keyword.OTHER)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from reminders.domain import messages as texts
 from reminders.domain import reply_limit
-from reminders.domain.conversation import Inbound, Keyword, read_inbound
+from reminders.domain.conversation import OPT_INS, Inbound, Keyword, read_inbound
 from reminders.domain.errors import InvalidInput, QuietHoursConflict
 from reminders.domain.model import (
     REPLIED,
@@ -131,9 +131,6 @@ def inbound_keyword(body: str, opt_out_type: str | None) -> Inbound:
     return Inbound(keyword) if keyword is not None else read_inbound(body)
 
 
-_OPT_INS = (Keyword.START, Keyword.YES, Keyword.JOIN)
-
-
 def _opt_in_older_than_a_stop(
     uow: UnitOfWork, user: User, inbound: Inbound, received: datetime
 ) -> bool:
@@ -142,7 +139,7 @@ def _opt_in_older_than_a_stop(
     at once by another replica while this one kept the opt-in in its spool)."""
     return (
         user.status is UserStatus.OPTED_OUT
-        and (inbound.keyword in _OPT_INS or inbound.opt_in)
+        and (inbound.keyword in OPT_INS or inbound.opt_in)
         and uow.messages.opted_out_since(user.id, received)
     )
 
@@ -169,7 +166,7 @@ def _limited(
 def _stranger(
     uow: UnitOfWork, policy: Policy, phone: PhoneNumber, inbound: Inbound, now: datetime
 ) -> str | None:
-    if inbound.keyword not in (Keyword.YES, Keyword.START, Keyword.JOIN):
+    if inbound.keyword not in OPT_INS:
         return None
     if not uow.reply_log.claim_not_enrolled(phone, now, NOT_ENROLLED_EVERY):
         return None
@@ -192,7 +189,7 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
             return _Said(texts.opted_out_text(brand))
         return _Said(None)
     if user.status is UserStatus.OPTED_OUT:
-        if keyword in _OPT_INS:
+        if keyword in OPT_INS:
             session = routine.activate(uow, policy, user, now)
             return _Said(texts.resubscribed_text(brand, _when(session, user) or ""))
         if inbound.opt_in:  # "START, the redness is gone": back in, and paused to be safe
@@ -207,7 +204,7 @@ def _member(uow: UnitOfWork, policy: Policy, user: User, inbound: Inbound, now: 
         # HELP on its own is always answered; "Help desk auto-reply: ..." is a bot's text.
         return _Said(help_text, always=not inbound.argument)
     if user.status is UserStatus.PENDING:
-        if keyword in (Keyword.YES, Keyword.START, Keyword.JOIN):
+        if keyword in OPT_INS:
             session = routine.activate(uow, policy, user, now)
             logger.info("consent confirmed", extra={"user_id": user.id})
             return _Said(texts.welcome_text(brand, _when(session, user) or ""))
@@ -316,7 +313,7 @@ def _routine_command(
         if user.status is UserStatus.ACTIVE:
             routine.stop_reminders(uow, user, UserStatus.PAUSED, now, PausedReason.USER)
         return texts.paused_text(brand)
-    if keyword in (Keyword.RESUME, Keyword.START, Keyword.YES, Keyword.JOIN):
+    if keyword is Keyword.RESUME or keyword in OPT_INS:
         if user.status is UserStatus.ACTIVE and upcoming is not None:
             return texts.next_text(brand, _when(upcoming, user))
         session = routine.activate(uow, policy, user, now)
