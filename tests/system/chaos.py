@@ -51,9 +51,11 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from config.settings import Settings
-from reminders.adapters.db import messages, reply_log
+from reminders.adapters.db import messages
+from reminders.adapters.repository.users import ReplyLogRepository
 from reminders.domain import reply_limit
 from reminders.domain.messages import limited_text
+from reminders.domain.model import PhoneNumber
 from reminders.domain.reply_limit import ReplyWindow
 from tests.fake_twilio import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_FROM_NUMBER
 from tests.system import invariants
@@ -267,18 +269,9 @@ class _Drill:
         return None
 
     def reply_window(self, phone: str) -> ReplyWindow | None:
-        """The reply limiter's window of `phone`, as its `reply_log` row holds it."""
+        """The reply limiter's window of `phone`, read as the service reads it."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(reply_log).where(reply_log.c.phone == phone)).first()
-        if row is None:
-            return None
-        return ReplyWindow(
-            started_at=row.window_started_at,
-            replies=row.replies_in_window,
-            text_key=row.text_key,
-            repeats=row.text_repeats,
-            muted_until=row.muted_until,
-        )
+            return ReplyLogRepository(connection).window(PhoneNumber(phone))
 
     def recorded(self, sent: list[Sent]) -> list[Recorded]:
         """The messages of `sent` the service recorded, in the order of their ids: the order
