@@ -78,12 +78,13 @@ def test_yes_confirms_consent_and_plans_the_first_session(
     assert reply.reply is not None and "First roller session Tue 3 Mar 20:00" in reply.reply
 
 
-def test_yes_cancels_the_unanswered_consent_question(
-    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
+@pytest.mark.parametrize("answer", ["YES", "STOP"])
+def test_an_answer_before_consent_cancels_the_unanswered_consent_question(
+    factory: InMemoryUnitOfWorkFactory, clock: FakeClock, answer: str
 ) -> None:
     enroll(factory, clock, confirmed=False)
 
-    text(factory, clock, "YES")
+    text(factory, clock, answer)
 
     assert Step.CONSENT_REQUEST not in pending_steps(factory)
 
@@ -430,16 +431,6 @@ def test_an_extra_done_is_the_last_session_a_resume_keeps_seven_days_from(
     assert user_row(factory, user_id).last_session_date == date(2026, 3, 2)
     [upcoming] = sessions(factory, SessionStatus.PLANNED)
     assert upcoming.local_date >= date(2026, 3, 9)  # R2: 7 days after the extra session
-
-
-def test_stop_before_consent_cancels_the_consent_question(
-    factory: InMemoryUnitOfWorkFactory, clock: FakeClock
-) -> None:
-    enroll(factory, clock, confirmed=False)
-
-    text(factory, clock, "STOP")
-
-    assert Step.CONSENT_REQUEST not in pending_steps(factory)
 
 
 def test_later_leaves_out_a_heads_up_whose_time_has_passed(
