@@ -78,32 +78,23 @@ def test_a_user_paused_over_the_api_is_paused_by_the_operator(
     assert listed(client)[0]["paused_reason"] == "operator"
 
 
-def test_a_user_who_texts_pause_is_paused_by_themselves(
-    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [("PAUSE", "user"), ("my cheeks came up in a rash", "skin_reaction")],
+    ids=["PAUSE: paused by themselves", "a skin reaction: paused for it"],
+)
+def test_a_user_who_texts_is_paused_with_the_reason_their_text_gives(
+    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks, body: str, reason: str
 ) -> None:
     user = enroll()
 
-    twilio.text(PHONE, "PAUSE")
+    twilio.text(PHONE, body)
 
     assert (shown(client, user)["status"], shown(client, user)["paused_reason"]) == (
         "paused",
-        "user",
+        reason,
     )
-    assert listed(client)[0]["paused_reason"] == "user"
-
-
-def test_a_user_who_reports_a_skin_reaction_is_paused_for_it(
-    client: TestClient, enroll: Enroll, twilio: FakeTwilioWebhooks
-) -> None:
-    user = enroll()
-
-    twilio.text(PHONE, "my cheeks came up in a rash")
-
-    assert (shown(client, user)["status"], shown(client, user)["paused_reason"]) == (
-        "paused",
-        "skin_reaction",
-    )
-    assert listed(client)[0]["paused_reason"] == "skin_reaction"
+    assert listed(client)[0]["paused_reason"] == reason
 
 
 def test_resuming_clears_the_paused_reason(
