@@ -1,7 +1,8 @@
 """Skin safety and the conversation: why a user is paused, the safety notice, the check-in
 after a session, a DONE that asks to be confirmed, and the reply limiter's memory.
 
-Additive: an older replica ignores the new columns. A user paused before this revision gets
+Additive: an older replica ignores the new columns, but cannot send the two new steps
+(docs/operations.md, Upgrades and migrations). A user paused before this revision gets
 the reason their last message gives: SORE for a skin reaction, PAUSE for their own pause;
 any other paused user was paused by an operator.
 
